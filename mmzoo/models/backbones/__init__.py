@@ -1,0 +1,3 @@
+from .res2net import Res2Net
+
+__all__ = ['Res2Net']

@@ -1,0 +1,180 @@
+"""Safe (weights_only) checkpoint loading, refusal of foreign objects,
+atomic writing, and exact resume."""
+import os
+import os.path as osp
+import pickle
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner import CheckpointLoader, save_checkpoint
+
+from mmzoo.engine import UnsafeCheckpointError, load_checkpoint_file
+from mmzoo.engine.checkpoint import AtomicLocalBackend
+from mmzoo.utils.fileio import atomic_write_bytes
+
+from mmzoo_testing import REPO, run_tool
+
+
+def mmengine_like_checkpoint():
+    """What mmengine's Runner writes besides weights: message-hub history
+    buffers (numpy arrays inside) and numpy scalars in runtime info."""
+    buffer = HistoryBuffer()
+    buffer.update(0.5)
+    buffer.update(0.25)
+    return dict(
+        meta=dict(epoch=1, iter=10, seed=3, cfg='model = dict()'),
+        state_dict={'w': torch.ones(2)},
+        message_hub=dict(
+            log_scalars={'train/loss': buffer},
+            runtime_info={'best_score': np.float64(0.7)},
+            resumed_keys={'train/loss': True}),
+        rng_state=dict(numpy=np.random.get_state()))
+
+
+def test_plain_torch_load_refuses_what_mmengine_writes(tmp_path):
+    """The problem being solved: torch's default (weights_only) refuses
+    mmengine's own checkpoints."""
+    path = tmp_path / 'ckpt.pth'
+    torch.save(mmengine_like_checkpoint(), path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
+
+
+def test_safe_loader_reads_mmengine_checkpoint(tmp_path):
+    path = str(tmp_path / 'ckpt.pth')
+    save_checkpoint(mmengine_like_checkpoint(), path)
+    ckpt = load_checkpoint_file(path)
+    buffer = ckpt['message_hub']['log_scalars']['train/loss']
+    assert buffer.mean() == pytest.approx(0.375)
+    assert ckpt['message_hub']['runtime_info']['best_score'] == 0.7
+    # mmengine's own loading entry point goes through our loader
+    assert CheckpointLoader.load_checkpoint(path)['meta']['seed'] == 3
+
+
+class Payload:
+    """Unpickling this would run code: it must never be loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def test_foreign_pickled_object_is_refused(tmp_path):
+    marker = tmp_path / 'code-ran'
+    path = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict={'w': torch.ones(1)},
+                    payload=Payload(str(marker))), path)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_checkpoint_file(str(path))
+    assert str(path) in str(info.value)
+    assert 'io.open' in str(info.value)
+    assert not marker.exists()
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_checkpoint_file(str(tmp_path / 'nope.pth'))
+
+
+def test_mmengine_writes_through_atomic_backend(tmp_path):
+    assert isinstance(get_file_backend(str(tmp_path / 'a.pth')),
+                      AtomicLocalBackend)
+
+
+def test_interrupted_write_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / 'iter_10.pth'
+    path.write_bytes(b'complete old checkpoint')
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(b'new', path)
+    assert path.read_bytes() == b'complete old checkpoint'
+    assert os.listdir(tmp_path) == ['iter_10.pth']
+
+
+RESUME_CONFIG = """
+_base_ = '{base}'
+data_root = '{data_root}'
+crop_size = (48, 48)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(64, 64), ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(init_cfg=None),
+    decode_head=dict(channels=32, num_classes=5),
+    auxiliary_head=dict(channels=16, num_classes=5))
+train_cfg = dict(max_iters={iters}, val_interval=1000)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+test_dataloader = None
+test_cfg = None
+test_evaluator = None
+default_hooks = dict(
+    checkpoint=dict(interval={interval}),
+    logger=dict(interval=1),
+    visualization=dict(draw=False))
+"""
+
+
+def write_resume_config(tmp_path, data_root, iters, interval):
+    base = osp.join(REPO, 'configs/res2net/'
+                    'upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py')
+    path = tmp_path / f'resume_{iters}_{interval}.py'
+    path.write_text(textwrap.dedent(RESUME_CONFIG.format(
+        base=base, data_root=data_root, iters=iters, interval=interval)))
+    return path
+
+
+def final_weights(work_dir, iters):
+    return load_checkpoint_file(osp.join(work_dir, f'iter_{iters}.pth'))
+
+
+def test_resume_continues_exactly(tmp_path, synthetic_ade20k):
+    """N iterations straight equal N/2, a stop, and a resume for N/2 more:
+    weights, optimizer state and BN statistics, with random augmentation
+    and dropout in play. The resumed run is given no seed: it must take the
+    interrupted run's seed from the checkpoint."""
+    n = 6
+    straight_dir, resumed_dir = tmp_path / 'straight', tmp_path / 'resumed'
+    config = write_resume_config(tmp_path, synthetic_ade20k, n, n // 2)
+    seed = ('--cfg-options', 'randomness.seed=1234')
+    run_tool('tools/train.py', config, '--work-dir', straight_dir, *seed)
+
+    half = write_resume_config(tmp_path, synthetic_ade20k, n // 2, n // 2)
+    run_tool('tools/train.py', half, '--work-dir', resumed_dir, *seed)
+    run_tool('tools/train.py', config, '--work-dir', resumed_dir, '--resume')
+
+    straight = final_weights(straight_dir, n)
+    resumed = final_weights(resumed_dir, n)
+    assert straight['meta']['iter'] == resumed['meta']['iter'] == n
+    assert straight['state_dict'].keys() == resumed['state_dict'].keys()
+    for key, value in straight['state_dict'].items():
+        torch.testing.assert_close(resumed['state_dict'][key], value,
+                                   rtol=0, atol=0, msg=key)
+    momentum = [s['momentum_buffer'] for s in
+                straight['optimizer']['state'].values()]
+    momentum_resumed = [s['momentum_buffer'] for s in
+                        resumed['optimizer']['state'].values()]
+    for a, b in zip(momentum, momentum_resumed):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -1,0 +1,53 @@
+"""Every shipped config parses and builds its model under mmzoo's scope."""
+import glob
+import re
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope, init_default_scope
+
+import mmzoo.models  # noqa: F401
+from mmzoo.registry import MODELS
+
+ROOT = osp.join(osp.dirname(__file__), '..', 'configs')
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+
+
+def drop_pretrained(cfg):
+    """Checkpoints cannot be downloaded here; build from scratch."""
+    backbone = cfg.model.get('backbone', {})
+    backbone.pop('init_cfg', None)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmzoo'
+    drop_pretrained(cfg)
+    previous = DefaultScope.get_current_instance()
+    init_default_scope('mmzoo')
+    try:
+        model = MODELS.build(cfg.model)
+    finally:
+        if previous is not None:
+            init_default_scope(previous.scope_name)
+    assert type(model.backbone).__module__.startswith('mmzoo.')
+
+
+# DESIGN.md's names: mmseg's {algorithm}_{backbone}_{N}xb{B}-{schedule}_
+# {dataset}-{H}x{W}, mmdet's {algorithm}_{backbone}_{neck}_{schedule}_{dataset}
+# and mmpretrain's {model}_{N}xb{B}_{dataset}.
+NAME_PATTERNS = [
+    r'[a-z0-9-]+_[a-z0-9-]+_\d+xb\d+-[a-z0-9]+_[a-z0-9-]+-\d+x\d+',
+    r'[a-z0-9-]+_[a-z0-9-]+_[a-z0-9-]+_\d+x_[a-z0-9]+',
+    r'[a-z0-9-]+_\d+xb\d+_[a-z0-9-]+',
+]
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_name_follows_convention(path):
+    name = osp.basename(path)[:-3]
+    assert any(re.fullmatch(p, name) for p in NAME_PATTERNS), name
