@@ -8,6 +8,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.device import get_device
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
@@ -50,6 +51,10 @@ def parse_args(argv=None):
 
 
 def enable_amp(cfg: Config) -> None:
+    if get_device() == 'cpu':
+        raise SystemExit(
+            'error: --amp needs an accelerator: mmengine\'s AmpOptimWrapper '
+            'runs on CUDA, NPU, MLU or MUSA devices, and none is available')
     wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper_type == 'AmpOptimWrapper':
         return

@@ -167,3 +167,14 @@ def test_train_then_test(task, tmp_path, request):
     pictures = glob.glob(osp.join(tmp_path, '**', '*.png'), recursive=True) \
         + glob.glob(osp.join(tmp_path, '**', '*.jpg'), recursive=True)
     assert pictures, 'no prediction pictures written'
+
+
+def test_amp_without_accelerator_is_a_clear_error():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU')
+    result = run_tool('tools/train.py', osp.join(
+        REPO, 'configs/res2net/res2net50-26w4s_8xb32_in1k.py'), '--amp',
+                      check=False)
+    assert result.returncode != 0
+    assert '--amp needs an accelerator' in result.stderr

@@ -11,7 +11,7 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/res2net/upernet_res2net50-26w4s_1xb4-300iter_synthade20k-96x96.py'
+CONFIG = 'configs/res2net/upernet_res2net50-26w4s_1xb4-500iter_synthade20k-96x96.py'
 DATA = 'data/synthetic_ade20k'
 
 
@@ -46,12 +46,13 @@ def main():
     print(f'mmzoo demo finished in {time.time() - start:.0f} s')
     print('validation metrics on the generated ADE20K-layout scenes:')
     for key, value in metrics.items():
-        print(f'  {key:>8}: {value}')
+        if key not in ('data_time', 'time'):
+            print(f'  {key:>5}: {value:.2f}')
     print(f'checkpoint : {checkpoint}')
     print(f'train log  : {latest(osp.join(work_dir, "*", "*.log"))}')
     print(f'test log   : {latest(osp.join(work_dir, "test", "*", "*.log"))}')
-    print(f'pictures   : {osp.join(REPO, pictures)} '
-          '(input | ground truth and prediction overlays)')
+    print(f'pictures   : {osp.join(REPO, pictures, "vis_data", "vis_image")}'
+          ' (ground truth | prediction, drawn over each image)')
     print('=' * 72)
 
 

@@ -13,11 +13,11 @@ model = dict(
     auxiliary_head=dict(channels=64, num_classes=5))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=300,
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=500,
          by_epoch=False)
 ]
-train_cfg = dict(max_iters=300, val_interval=300)
+train_cfg = dict(max_iters=500, val_interval=500)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=300))
+    checkpoint=dict(interval=500))
 randomness = dict(seed=0)
