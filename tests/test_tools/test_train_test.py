@@ -119,12 +119,15 @@ default_hooks = dict(checkpoint=dict(interval=5), logger=dict(interval=1))
 """
 
 CASES = {
-    'seg': ('upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py',
-            SEG_OVERRIDES, 'synthetic_ade20k', 'iter_40.pth', 'mIoU'),
-    'det': ('faster-rcnn_res2net50-26w4s_fpn_1x_coco.py', DET_OVERRIDES,
-            'synthetic_coco', 'epoch_4.pth', 'coco/bbox_mAP'),
-    'cls': ('res2net50-26w4s_8xb32_in1k.py', CLS_OVERRIDES,
-            'synthetic_imagenet', 'epoch_5.pth', 'accuracy/top1'),
+    'res2net-seg': ('res2net/upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py',
+                    SEG_OVERRIDES, 'synthetic_ade20k', 'iter_40.pth', 'mIoU'),
+    'res2net-det': ('res2net/faster-rcnn_res2net50-26w4s_fpn_1x_coco.py',
+                    DET_OVERRIDES, 'synthetic_coco', 'epoch_4.pth',
+                    'coco/bbox_mAP'),
+    'res2net-cls': ('res2net/res2net50-26w4s_8xb32_in1k.py', CLS_OVERRIDES,
+                    'synthetic_imagenet', 'epoch_5.pth', 'accuracy/top1'),
+    'resnext-seg': ('resnext/upernet_resnext50-32x4d_4xb4-80k_ade20k-512x512.py',
+                    SEG_OVERRIDES, 'synthetic_ade20k', 'iter_40.pth', 'mIoU'),
 }
 
 
@@ -142,7 +145,7 @@ def test_train_then_test(task, tmp_path, request):
     config_name, overrides, data_fixture, ckpt_name, metric = CASES[task]
     data = request.getfixturevalue(data_fixture)
     config = tmp_path / f'{task}.py'
-    base = osp.join(REPO, 'configs', 'res2net', config_name)
+    base = osp.join(REPO, 'configs', config_name)
     config.write_text(f"_base_ = '{base}'\n" + textwrap.dedent(
         overrides.format(data=data)))
     work_dir = tmp_path / 'work'
