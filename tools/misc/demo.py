@@ -5,7 +5,9 @@ Each run gets its own work dir, so earlier results are never overwritten.
 """
 import glob
 import json
+import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -30,8 +32,13 @@ def latest(pattern):
 def main():
     start = time.time()
     if not osp.isdir(osp.join(REPO, DATA)):
-        run('tools/dataset_converters/make_synthetic_ade20k.py', DATA,
+        # Generated aside and moved in whole: an interrupted run leaves no
+        # half-written dataset behind for the next one to train on.
+        partial = DATA + '.partial'
+        shutil.rmtree(osp.join(REPO, partial), ignore_errors=True)
+        run('tools/dataset_converters/make_synthetic_ade20k.py', partial,
             '--num-train', 160, '--num-val', 20, '--size', 128)
+        os.replace(osp.join(REPO, partial), osp.join(REPO, DATA))
     work_dir = osp.join('work_dirs', 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
     run('tools/train.py', CONFIG, '--work-dir', work_dir)
     checkpoint = latest(osp.join(work_dir, 'iter_*.pth'))

@@ -11,7 +11,7 @@ with an ``mmzoo.ResNeSt`` backbone before anything is written.
 """
 import sys
 
-import mmzoo.models.backbones.resnest  # noqa: F401  (registers ResNeSt)
+import mmzoo.models  # noqa: F401  (registers ResNeSt)
 from mmzoo.utils.converter import (ConversionError, build_classifier,
                                    check_matches, rename, run_cli)
 

@@ -1,4 +1,5 @@
 from .res2net import Res2Net
+from .resnest import ResNeSt
 from .resnext import ResNeXt
 
-__all__ = ['Res2Net', 'ResNeXt']
+__all__ = ['Res2Net', 'ResNeSt', 'ResNeXt']

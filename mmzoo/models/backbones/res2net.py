@@ -139,8 +139,8 @@ class Res2Net(ResNetBase):
             self.arch_settings[depth], deep_stem=deep_stem,
             avg_down=avg_down, **kwargs)
 
-    def make_block(self, inplanes, planes, *, stride, dilation, shortcut,
-                   first_in_stage, conv_cfg, norm_cfg) -> Bottle2neck:
+    def make_block(self, inplanes, planes, *, stage, index, stride, dilation,
+                   shortcut, conv_cfg, norm_cfg) -> Bottle2neck:
         return Bottle2neck(inplanes, planes, self.scales, self.base_width,
                            self.groups, stride, dilation, shortcut,
-                           first_in_stage, conv_cfg, norm_cfg)
+                           index == 0, conv_cfg, norm_cfg)

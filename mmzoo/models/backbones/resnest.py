@@ -278,21 +278,15 @@ class ResNeSt(ResNetBase):
         self.avd = avd
         self.avd_first = avd_first
         self.contract_dilation = contract_dilation
-        # make_block is called stage by stage; it counts the stages to know
-        # which blocks the official code marks ``is_first``.
-        self._stage = -1
         super().__init__(stage_blocks, stem_channels=stem_channels,
                          deep_stem=True, avg_down=True, **kwargs)
 
-    def make_block(self, inplanes, planes, *, stride, dilation, shortcut,
-                   first_in_stage, conv_cfg, norm_cfg) -> Bottleneck:
-        if first_in_stage:
-            self._stage += 1
+    def make_block(self, inplanes, planes, *, stage, index, stride, dilation,
+                   shortcut, conv_cfg, norm_cfg) -> Bottleneck:
         # Official: avd when stride > 1 or ``is_first``, which is set for the
         # first block of every stage but the first.
-        avd = self.avd and (stride > 1 or
-                            (first_in_stage and self._stage > 0))
-        if first_in_stage and self.contract_dilation and dilation > 1:
+        avd = self.avd and (stride > 1 or (index == 0 and stage > 0))
+        if index == 0 and self.contract_dilation and dilation > 1:
             dilation //= 2
         return Bottleneck(inplanes, planes, self.radix, self.groups,
                           self.base_width, self.reduction_factor, stride,

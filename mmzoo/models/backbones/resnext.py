@@ -93,8 +93,8 @@ class ResNeXt(ResNetBase):
         self.base_width = base_width
         super().__init__(self.arch_settings[depth], **kwargs)
 
-    def make_block(self, inplanes, planes, *, stride, dilation, shortcut,
-                   first_in_stage, conv_cfg, norm_cfg) -> GroupedBottleneck:
+    def make_block(self, inplanes, planes, *, stage, index, stride, dilation,
+                   shortcut, conv_cfg, norm_cfg) -> GroupedBottleneck:
         return GroupedBottleneck(inplanes, planes, self.groups,
                                  self.base_width, stride, dilation, shortcut,
                                  conv_cfg, norm_cfg)

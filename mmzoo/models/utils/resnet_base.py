@@ -159,10 +159,9 @@ class ResNetBase(BaseModule):
                                               avg_down, conv_cfg, norm_cfg)
                 blocks.append(
                     self.make_block(
-                        inplanes, planes, stride=stride,
+                        inplanes, planes, stage=i, index=j, stride=stride,
                         dilation=dilations[i], shortcut=shortcut,
-                        first_in_stage=j == 0, conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg))
+                        conv_cfg=conv_cfg, norm_cfg=norm_cfg))
                 inplanes = outplanes
             name = f'layer{i + 1}'
             self.add_module(name, ResLayer(*blocks, with_cp=with_cp))
@@ -171,11 +170,12 @@ class ResNetBase(BaseModule):
                                   for i in self.out_indices)
         self._freeze_stages()
 
-    def make_block(self, inplanes: int, planes: int, *, stride: int,
-                   dilation: int, shortcut: Optional[nn.Module],
-                   first_in_stage: bool, conv_cfg: Optional[dict],
+    def make_block(self, inplanes: int, planes: int, *, stage: int,
+                   index: int, stride: int, dilation: int,
+                   shortcut: Optional[nn.Module], conv_cfg: Optional[dict],
                    norm_cfg: dict) -> nn.Module:
-        """Build one block of a stage; subclasses define their block."""
+        """Build block ``index`` of stage ``stage`` (both from 0);
+        subclasses define their block."""
         raise NotImplementedError
 
     def _frozen_modules(self):
