@@ -32,6 +32,15 @@ def read_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
                        for k, v in ckpt.items())
 
 
+def key_shape(state_dict: dict, key: str, family: str) -> tuple:
+    """The shape of ``state_dict[key]``, or an error saying the checkpoint
+    is not of ``family`` when the key is missing."""
+    if key not in state_dict:
+        raise ConversionError(
+            f'missing key {key!r}: not an official {family} checkpoint')
+    return tuple(state_dict[key].shape)
+
+
 def rename(state_dict: dict, rules: Sequence[Rule]) -> tuple:
     """Rename keys by the first matching ``(pattern, template)`` rule.
 

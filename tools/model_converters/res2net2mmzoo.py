@@ -14,7 +14,8 @@ import sys
 
 import mmzoo.models  # noqa: F401  (registers Res2Net)
 from mmzoo.utils.converter import (ConversionError, build_classifier,
-                                   check_matches, rename, run_cli)
+                                   check_matches, key_shape, rename,
+                                   run_cli)
 
 DEPTHS = {6: 50, 23: 101, 36: 152}  # blocks in stage 3 -> depth
 
@@ -56,10 +57,7 @@ _V1B_RULES = [
 def infer_arch(state_dict: dict) -> dict:
     """Read the Res2Net variant off the official weights."""
     def shape(key):
-        if key not in state_dict:
-            raise ConversionError(
-                f'missing key {key!r}: not an official Res2Net checkpoint')
-        return tuple(state_dict[key].shape)
+        return key_shape(state_dict, key, 'Res2Net')
 
     blocks3 = {k.split('.')[1] for k in state_dict if k.startswith('layer3.')}
     if len(blocks3) not in DEPTHS:

@@ -13,7 +13,8 @@ import sys
 
 import mmzoo.models  # noqa: F401  (registers ResNeSt)
 from mmzoo.utils.converter import (ConversionError, build_classifier,
-                                   check_matches, rename, run_cli)
+                                   check_matches, key_shape, rename,
+                                   run_cli)
 
 # blocks per stage -> depth
 DEPTHS = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101, (3, 24, 36, 3): 200,
@@ -52,10 +53,7 @@ RULES = [
 def infer_arch(state_dict: dict) -> dict:
     """Read the ResNeSt depth and stem off the official weights."""
     def shape(key):
-        if key not in state_dict:
-            raise ConversionError(
-                f'missing key {key!r}: not an official ResNeSt checkpoint')
-        return tuple(state_dict[key].shape)
+        return key_shape(state_dict, key, 'ResNeSt')
 
     blocks = tuple(
         len({k.split('.')[1] for k in state_dict

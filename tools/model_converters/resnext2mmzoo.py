@@ -13,7 +13,8 @@ import sys
 
 import mmzoo.models  # noqa: F401  (registers ResNeXt)
 from mmzoo.utils.converter import (ConversionError, build_classifier,
-                                   check_matches, rename, run_cli)
+                                   check_matches, key_shape, rename,
+                                   run_cli)
 
 DEPTHS = {6: 50, 23: 101, 36: 152}  # blocks in stage 3 -> depth
 
@@ -35,10 +36,7 @@ RULES = [
 def infer_arch(state_dict: dict) -> dict:
     """Read the ResNeXt variant off the torchvision weights."""
     def shape(key):
-        if key not in state_dict:
-            raise ConversionError(
-                f'missing key {key!r}: not a torchvision ResNeXt checkpoint')
-        return tuple(state_dict[key].shape)
+        return key_shape(state_dict, key, 'torchvision ResNeXt')
 
     blocks3 = {k.split('.')[1] for k in state_dict if k.startswith('layer3.')}
     if len(blocks3) not in DEPTHS:
