@@ -3,6 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ENV_STAMP := $(VENV)/.mmzoo-env
 ENV_INPUTS := setup.py tools/misc/setup_env.sh $(wildcard requirements/*.txt)
+# The ops' extension is rebuilt (editable install) when its sources change.
+EXT_STAMP := $(VENV)/.mmzoo-ext
+EXT_INPUTS := $(shell find mmzoo/ops/csrc -type f 2>/dev/null)
 PYTEST_ARGS ?=
 
 .PHONY: env test demo clean-env
@@ -11,12 +14,20 @@ env: $(ENV_STAMP)
 
 $(ENV_STAMP): $(ENV_INPUTS)
 	VENV=$(VENV) bash tools/misc/setup_env.sh
-	touch $@
+	touch $@ $(EXT_STAMP)
 
-test: $(ENV_STAMP)
+# setup_env.sh builds the extension too (hence the touch above, and the
+# check below, which skips a second build right after it).
+$(EXT_STAMP): $(EXT_INPUTS) | $(ENV_STAMP)
+	@if [ -e $@ ] && [ -z "$$(find $(EXT_INPUTS) -newer $@)" ]; then exit 0; fi; \
+	echo "rebuilding mmzoo._ext"; \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-deps \
+		--no-build-isolation -e . && touch $@
+
+test: $(EXT_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: $(ENV_STAMP)
+demo: $(EXT_STAMP)
 	$(PY) tools/misc/demo.py
 
 clean-env:

@@ -1,8 +1,11 @@
+import glob
+import os
 import os.path as osp
 
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
+CSRC = osp.join('mmzoo', 'ops', 'csrc')
 
 
 def get_version() -> str:
@@ -17,6 +20,66 @@ def parse_requirements(name: str) -> list:
     with open(osp.join(HERE, 'requirements', f'{name}.txt')) as f:
         lines = (line.split('#', 1)[0].strip() for line in f)
         return [line for line in lines if line]
+
+
+def cuda_wanted() -> bool:
+    """MMZOO_WITH_CUDA=1 demands the CUDA kernels, 0 skips them; unset
+    builds them when nvcc and a CUDA build of torch are present."""
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME
+    available = torch.version.cuda is not None and CUDA_HOME is not None
+    flag = os.environ.get('MMZOO_WITH_CUDA', '')
+    if flag == '1' and not available:
+        raise RuntimeError(
+            'MMZOO_WITH_CUDA=1 but the CUDA kernels cannot be built: '
+            f'torch.version.cuda={torch.version.cuda}, CUDA_HOME={CUDA_HOME} '
+            '(is nvcc on PATH?)')
+    return available if flag == '' else flag == '1'
+
+
+def get_extensions() -> list:
+    """``mmzoo._ext``: the ops' CPU kernels, plus the CUDA ones when wanted.
+
+    torch 2.14's headers need C++20, for nvcc too.
+    """
+    from torch.utils.cpp_extension import CppExtension, CUDAExtension
+    sources = [osp.join(CSRC, 'ext.cpp')]
+    sources += sorted(glob.glob(osp.join(CSRC, 'cpu', '*.cpp')))
+    # -fopenmp: at::parallel_for is an `omp parallel` in the headers (and
+    # `omp simd` marks the reductions). -fno-trapping-math lets the clamps of
+    # the vectorised exp (csrc/common) become blends; no code here reads
+    # floating-point exception flags.
+    cxx = ['-O3', '-std=c++20', '-fopenmp', '-fno-trapping-math', '-g0']
+    if not cuda_wanted():
+        return [
+            CppExtension(
+                'mmzoo._ext',
+                sources,
+                extra_compile_args={'cxx': cxx},
+                extra_link_args=['-fopenmp'])
+        ]
+    from torch.utils.cpp_extension import CUDA_HOME
+    # Without a GPU to detect, torch would compile for every architecture it
+    # knows; Ampere and Hopper keep the build short.
+    os.environ.setdefault('TORCH_CUDA_ARCH_LIST', '8.0;9.0')
+    sources += sorted(glob.glob(osp.join(CSRC, 'cuda', '*.cu')))
+    return [
+        CUDAExtension(
+            'mmzoo._ext',
+            sources,
+            extra_compile_args={
+                'cxx': cxx,
+                'nvcc': ['-O3', '-std=c++20', '-lineinfo']
+            },
+            # CUDA 13 keeps libcudart in lib/, where torch does not look.
+            library_dirs=[osp.join(CUDA_HOME, 'lib')],
+            extra_link_args=['-fopenmp'])
+    ]
+
+
+def get_cmdclass() -> dict:
+    from torch.utils.cpp_extension import BuildExtension
+    return {'build_ext': BuildExtension}
 
 
 setup(
@@ -38,4 +101,6 @@ setup(
         'optional': parse_requirements('optional'),
         'all': parse_requirements('tests') + parse_requirements('optional'),
     },
+    ext_modules=get_extensions(),
+    cmdclass=get_cmdclass(),
     zip_safe=False)

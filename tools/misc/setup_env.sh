@@ -59,7 +59,11 @@ main() {
   $PIP install -q --find-links "$MMCV_CACHE" \
     -r requirements/runtime.txt -r requirements/mminstall.txt \
     -r requirements/optional.txt -r requirements/tests.txt
-  $PIP install -q --no-deps --no-build-isolation -e .
+  # Builds mmzoo._ext (the ops' kernels) against the installed torch, so no
+  # build isolation; the venv's ninja compiles the sources in parallel.
+  # MMZOO_WITH_CUDA=1 adds the CUDA kernels (see setup.py).
+  log "building mmzoo._ext (MMZOO_WITH_CUDA=${MMZOO_WITH_CUDA:-auto})"
+  PATH="$VENV/bin:$PATH" $PIP install -q --no-deps --no-build-isolation -e .
   log "environment ready in $VENV"
 }
 

@@ -1,0 +1,314 @@
+"""Window attention of Swin-T's four stages: mmzoo's fused
+``window_attention`` against mmseg's ``WindowMSA`` and against
+``torch.nn.functional.scaled_dot_product_attention``.
+
+All three compute one function with one set of weights: a single mmseg
+``WindowMSA`` per stage lends its qkv/proj Linear layers and relative position
+bias table to the other two, and the outputs are compared before timing.
+Every stage uses the shifted-window mask (the costlier half of Swin's
+blocks). A fourth column times the shared qkv/proj Linear layers alone,
+which bounds the ratio any attention kernel can reach. Times are medians
+over ``--repeats`` after warm-up, the implementations alternating every
+repeat; peak memory is the growth of the
+CUDA allocator's peak, or on CPU of the resident set's high-water mark with
+large allocations served by mmap (as tools/analysis_tools/backbone_table.py
+does), over one call.
+
+    python benchmarks/window_attention.py --device cpu --batch 8
+    python benchmarks/window_attention.py --device cuda --dtype float16
+"""
+import argparse
+import ctypes
+import gc
+import re
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.backbones.swin import WindowMSA
+from prettytable import PrettyTable
+
+from mmzoo.ops import shift_window_mask, window_attention
+from mmzoo.ops._library import extension_supports
+
+WINDOW = 7
+SHIFT = 3
+# Swin-T at 224x224: (feature map side, channels, heads) per stage.
+STAGES = [(56, 96, 3), (28, 192, 6), (14, 384, 12), (7, 768, 24)]
+WARMUP = 2
+# glibc serves allocations above this size with mmap and returns them on
+# free, so the resident set follows the live tensors.
+MMAP_THRESHOLD = 64 * 1024
+M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
+
+# (baseline, mode, time or memory, goal for baseline / ours), per device
+GOALS = {
+    'cuda': [('WindowMSA', 'fwd+bwd', 'time', 2.0),
+             ('WindowMSA', 'fwd+bwd', 'memory', 2.0),
+             ('SDPA', 'fwd+bwd', 'time', 1.2)],
+    'cpu': [('WindowMSA', 'fwd', 'time', 3.0), ('SDPA', 'fwd', 'time', 1.0),
+            ('WindowMSA', 'fwd+bwd', 'time', 1.5)],
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device',
+                        default='cuda' if torch.cuda.is_available() else 'cpu',
+                        choices=['cpu', 'cuda'])
+    parser.add_argument('--dtype',
+                        default=None,
+                        choices=['float32', 'float16', 'bfloat16', 'float64'],
+                        help='default: float16 on cuda, float32 on cpu')
+    parser.add_argument('--batch',
+                        type=int,
+                        default=None,
+                        help='images per batch; default 32 on cuda, 8 on cpu')
+    parser.add_argument('--repeats', type=int, default=10)
+    args = parser.parse_args()
+    args.dtype = getattr(
+        torch, args.dtype
+        or ('float16' if args.device == 'cuda' else 'float32'))
+    args.batch = args.batch or (32 if args.device == 'cuda' else 8)
+    return args
+
+
+# --------------------------------------------------------------------------
+# The three implementations of one stage's shifted-window attention
+# --------------------------------------------------------------------------
+
+
+def relative_bias(msa: WindowMSA) -> torch.Tensor:
+    """(heads, N, N) from mmseg's table, as WindowMSA.forward gathers it."""
+    N = msa.window_size[0] * msa.window_size[1]
+    table = msa.relative_position_bias_table[msa.relative_position_index.view(
+        -1)]
+    return table.view(N, N, -1).permute(2, 0, 1)
+
+
+def split_heads(msa: WindowMSA, x: torch.Tensor):
+    BW, N, C = x.shape
+    qkv = msa.qkv(x).reshape(BW, N, 3, msa.num_heads, C // msa.num_heads)
+    return qkv.permute(2, 0, 3, 1, 4).unbind(0)
+
+
+def merge_heads(msa: WindowMSA, out: torch.Tensor) -> torch.Tensor:
+    BW, heads, N, d = out.shape
+    return msa.proj(out.transpose(1, 2).reshape(BW, N, heads * d))
+
+
+def mmzoo_attention(msa: WindowMSA, x: torch.Tensor,
+                    mask: torch.Tensor) -> torch.Tensor:
+    q, k, v = split_heads(msa, x)
+    out = window_attention(q, k, v, relative_bias(msa), mask, msa.scale)
+    return merge_heads(msa, out)
+
+
+def sdpa_attention(msa: WindowMSA, x: torch.Tensor,
+                   mask: torch.Tensor) -> torch.Tensor:
+    q, k, v = split_heads(msa, x)
+    BW, heads, N, d = q.shape
+    nW = mask.shape[0]
+    # (B, nW * heads, N, d) against an (nW * heads, N, N) mask that
+    # broadcasts over the batch, so bias + mask is built once per call.
+    attn_mask = (mask.unsqueeze(1) + relative_bias(msa).unsqueeze(0)).reshape(
+        nW * heads, N, N).to(q.dtype)
+    out = F.scaled_dot_product_attention(*(t.reshape(BW // nW, nW * heads, N,
+                                                     d) for t in (q, k, v)),
+                                         attn_mask=attn_mask,
+                                         scale=msa.scale)
+    return merge_heads(msa, out.reshape(BW, heads, N, d))
+
+
+def mmseg_attention(msa: WindowMSA, x: torch.Tensor,
+                    mask: torch.Tensor) -> torch.Tensor:
+    return msa(x, mask)
+
+
+def linears_only(msa: WindowMSA, x: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+    """The qkv and proj Linear layers that all three share, without the
+    attention: the part no attention kernel can speed up."""
+    return msa.proj(msa.qkv(x)[..., :x.shape[-1]])
+
+
+IMPLS = {
+    'ours': mmzoo_attention,
+    'WindowMSA': mmseg_attention,
+    'SDPA': sdpa_attention,
+    'Linears': linears_only
+}
+
+# --------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------
+
+
+def synchronize(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def proc_status_kib(key: str) -> int:
+    with open('/proc/self/status') as f:
+        return int(re.search(rf'^{key}:\s+(\d+) kB', f.read(), re.M)[1])
+
+
+def peak_mib(call: Callable[[], None], device: str) -> float:
+    """Growth of peak memory over one call."""
+    gc.collect()
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    before = proc_status_kib('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM to the current resident set
+    call()
+    return (proc_status_kib('VmHWM') - before) / 1024
+
+
+def make_step(fn, msa, x, mask, grad, backward: bool) -> Callable[[], None]:
+    if not backward:
+
+        def step():
+            with torch.no_grad():
+                fn(msa, x, mask)
+
+        return step
+
+    def step():
+        x.grad = None
+        msa.zero_grad(set_to_none=True)
+        fn(msa, x, mask).backward(grad)
+
+    return step
+
+
+def measure_stage(side: int, channels: int, heads: int,
+                  args: argparse.Namespace) -> Dict[str, Dict[str, tuple]]:
+    """{mode: {impl: (median seconds, peak MiB)}} for one stage."""
+    device, dtype = args.device, args.dtype
+    torch.manual_seed(0)
+    msa = WindowMSA(channels, heads, (WINDOW, WINDOW)).to(device, dtype)
+    # mmseg initialises the table to zeros (trunc_normal in init_weights);
+    # a random one makes the bias matter in the comparison.
+    torch.nn.init.trunc_normal_(msa.relative_position_bias_table, std=0.5)
+    n_windows = (side // WINDOW)**2
+    x = torch.randn(args.batch * n_windows,
+                    WINDOW * WINDOW,
+                    channels,
+                    device=device,
+                    dtype=dtype,
+                    requires_grad=True)
+    mask = shift_window_mask(side, side, WINDOW, SHIFT, device).to(dtype)
+    grad = torch.randn_like(x)
+
+    with torch.no_grad():
+        expected = mmseg_attention(msa, x, mask).float()
+        for name in ('ours', 'SDPA'):
+            got = IMPLS[name](msa, x, mask).float()
+            err = (got - expected).abs().max().item()
+            tol = 1e-3 if dtype in (torch.float32, torch.float64) else 3e-2
+            if err > tol * max(1.0, expected.abs().max().item()):
+                raise RuntimeError(f'{name} differs from WindowMSA by {err} '
+                                   f'at stage {side}x{side}')
+
+    results = {}
+    for mode in ('fwd', 'fwd+bwd'):
+        steps = {
+            name: make_step(fn, msa, x, mask, grad, mode != 'fwd')
+            for name, fn in IMPLS.items()
+        }
+        seconds: Dict[str, List[float]] = {name: [] for name in steps}
+        for _ in range(WARMUP + args.repeats):
+            for name, step in steps.items():
+                synchronize(device)
+                start = time.perf_counter()
+                step()
+                synchronize(device)
+                seconds[name].append(time.perf_counter() - start)
+        results[mode] = {
+            name:
+            (statistics.median(times[WARMUP:]), peak_mib(steps[name], device))
+            for name, times in seconds.items()
+        }
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    if args.device == 'cpu':
+        ctypes.CDLL('libc.so.6').mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    probe = torch.zeros(1, device=args.device, dtype=args.dtype)
+    kernel = extension_supports('window_attention', probe)
+    print(f'device={args.device} dtype={args.dtype} batch={args.batch} '
+          f'repeats={args.repeats} threads={torch.get_num_threads()} '
+          f'compiled kernel={"yes" if kernel else "NO (reference fallback)"}')
+    if args.device == 'cuda':
+        print(torch.cuda.get_device_name())
+
+    table = PrettyTable([
+        'stage', 'mode', 'ours ms', 'WindowMSA ms', 'SDPA ms',
+        'ratio WindowMSA/ours', 'ratio SDPA/ours', 'Linears ms',
+        'bound WindowMSA/Linears', 'ours MiB', 'WindowMSA MiB', 'SDPA MiB',
+        'mem ratio WindowMSA/ours'
+    ])
+    totals = {
+        mode: {
+            name: [0.0, 0.0]
+            for name in IMPLS
+        }
+        for mode in ('fwd', 'fwd+bwd')
+    }
+    for side, channels, heads in STAGES:
+        results = measure_stage(side, channels, heads, args)
+        for mode, by_name in results.items():
+            ms = {n: t * 1e3 for n, (t, _) in by_name.items()}
+            mib = {n: m for n, (_, m) in by_name.items()}
+            for n in IMPLS:
+                totals[mode][n][0] += ms[n]
+                totals[mode][n][1] = max(totals[mode][n][1], mib[n])
+            table.add_row([
+                f'{side}x{side} C={channels} h={heads}', mode,
+                f"{ms['ours']:.2f}", f"{ms['WindowMSA']:.2f}",
+                f"{ms['SDPA']:.2f}", f"{ms['WindowMSA'] / ms['ours']:.2f}",
+                f"{ms['SDPA'] / ms['ours']:.2f}", f"{ms['Linears']:.2f}",
+                f"{ms['WindowMSA'] / ms['Linears']:.2f}", f"{mib['ours']:.1f}",
+                f"{mib['WindowMSA']:.1f}", f"{mib['SDPA']:.1f}",
+                f"{mib['WindowMSA'] / max(mib['ours'], 1e-6):.2f}"
+            ])
+    for mode, by_name in totals.items():
+        table.add_row([
+            'all stages (sum ms, max MiB)', mode, f"{by_name['ours'][0]:.2f}",
+            f"{by_name['WindowMSA'][0]:.2f}", f"{by_name['SDPA'][0]:.2f}",
+            f"{by_name['WindowMSA'][0] / by_name['ours'][0]:.2f}",
+            f"{by_name['SDPA'][0] / by_name['ours'][0]:.2f}",
+            f"{by_name['Linears'][0]:.2f}",
+            f"{by_name['WindowMSA'][0] / by_name['Linears'][0]:.2f}",
+            f"{by_name['ours'][1]:.1f}", f"{by_name['WindowMSA'][1]:.1f}",
+            f"{by_name['SDPA'][1]:.1f}",
+            f"{by_name['WindowMSA'][1] / max(by_name['ours'][1], 1e-6):.2f}"
+        ])
+    print(table)
+
+    print('"Linears" times only the qkv and proj layers that all three share;'
+          ' WindowMSA / Linears bounds the ratio any attention kernel can '
+          'reach.')
+    print('goals (on the sum over the four stages; memory: max over stages):')
+    for baseline, mode, kind, goal in GOALS[args.device]:
+        index = 0 if kind == 'time' else 1
+        ratio = totals[mode][baseline][index] / max(
+            totals[mode]['ours'][index], 1e-6)
+        what = 'time' if kind == 'time' else 'peak memory'
+        print(f'  {mode} {what} ratio = {baseline} / ours = {ratio:.2f} '
+              f'(goal >= {goal}): {"met" if ratio >= goal else "NOT met"}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,523 @@
+// CUDA kernels of mmzoo's window ops. Attention: one block per (window,
+// head), K and V (or Q and dO) of the window in shared memory as float, one
+// warp per query row (or key row), lanes over tokens for the scores and over
+// channels for the outputs. fp16/bf16 accumulate in float.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include <algorithm>
+
+// ATen/cuda/CUDAContext.h is avoided on purpose: it pulls in cuSPARSE and
+// cuBLAS headers that a bare CUDA toolkit lacks.
+
+#include "../common/checks.h"
+#include "../common/window_math.h"
+
+#define MMZOO_DISPATCH_CUDA_FLOATS(TYPE, NAME, ...)             \
+  AT_DISPATCH_SWITCH(TYPE, NAME,                                \
+                     AT_DISPATCH_CASE(at::ScalarType::Float,    \
+                                      __VA_ARGS__)              \
+                         AT_DISPATCH_CASE(at::ScalarType::Half, \
+                                          __VA_ARGS__)          \
+                             AT_DISPATCH_CASE(                  \
+                                 at::ScalarType::BFloat16, __VA_ARGS__))
+
+namespace mmzoo {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTokensPerLane = (kMaxTokens + 31) / 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+__device__ __forceinline__ float warp_max(float x) {
+  for (int offset = 16; offset; offset >>= 1)
+    x = fmaxf(x, __shfl_xor_sync(kFullMask, x, offset));
+  return x;
+}
+
+__device__ __forceinline__ float warp_sum(float x) {
+  for (int offset = 16; offset; offset >>= 1)
+    x += __shfl_xor_sync(kFullMask, x, offset);
+  return x;
+}
+
+// Row stride of the shared-memory tiles: odd, so that lanes reading the same
+// column of 32 different rows hit 32 different banks.
+__host__ __device__ __forceinline__ int tile_stride(int d) {
+  return d % 2 ? d : d + 1;
+}
+
+template <typename T>
+__device__ __forceinline__ void load_tile(const T* src, float* dst, int N,
+                                          int d, int ld) {
+  for (int e = threadIdx.x; e < N * d; e += blockDim.x)
+    dst[(e / d) * ld + e % d] = static_cast<float>(src[e]);
+}
+
+template <typename T>
+__device__ __forceinline__ const T* entry(const T* rows, int i, int j, int N) {
+  return rows ? rows + i * N + j : nullptr;
+}
+
+int blocks_for(int64_t n, int threads) {
+  return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads,
+                                            int64_t(1) << 20));
+}
+
+template <typename Kernel>
+void allow_shared_memory(Kernel kernel, size_t bytes) {
+  if (bytes > 48 * 1024) {
+    C10_CUDA_CHECK(cudaFuncSetAttribute(
+        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        static_cast<int>(bytes)));
+  }
+}
+
+size_t max_shared_memory() {
+  int device = 0, bytes = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(
+      &bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return static_cast<size_t>(bytes);
+}
+
+// ---------------------------------------------------------------- partition
+
+template <typename T>
+__global__ void partition_kernel(const T* x, T* out, WindowGeometry g,
+                                 int64_t total, int64_t C) {
+  const int64_t N = g.ws * g.ws;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = e / C;
+    const int64_t pixel = g.source_pixel(row / N, row % N);
+    out[e] = pixel < 0 ? static_cast<T>(0.0f) : x[pixel * C + e % C];
+  }
+}
+
+template <typename T>
+__global__ void reverse_kernel(const T* windows, T* out, WindowGeometry g,
+                               int64_t total, int64_t C) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t p = e / C;
+    const int64_t row = g.target_row(p / (g.H * g.W), (p / g.W) % g.H, p % g.W);
+    out[e] = windows[row * C + e % C];
+  }
+}
+
+at::Tensor window_partition_cuda(const at::Tensor& x, int64_t window_size,
+                                 int64_t shift_size) {
+  TORCH_CHECK(x.dim() == 4 && x.is_contiguous(),
+              "window_partition: x must be contiguous (B, H, W, C), got ",
+              x.sizes());
+  c10::cuda::CUDAGuard guard(x.device());
+  const WindowGeometry g =
+      partition_geometry(x.size(1), x.size(2), window_size, shift_size);
+  const int64_t N = window_size * window_size, C = x.size(3);
+  at::Tensor out = at::empty({x.size(0) * g.n_h * g.n_w, N, C}, x.options());
+  const int64_t total = out.numel();
+  if (total == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, x.scalar_type(), "window_partition_cuda", [&] {
+        partition_kernel<scalar_t>
+            <<<blocks_for(total, 256), 256, 0,
+               c10::cuda::getCurrentCUDAStream()>>>(
+                x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g,
+                total, C);
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      });
+  return out;
+}
+
+at::Tensor window_reverse_cuda(const at::Tensor& windows, int64_t window_size,
+                               int64_t shift_size, int64_t H, int64_t W) {
+  const WindowGeometry g = partition_geometry(H, W, window_size, shift_size);
+  const int64_t N = window_size * window_size, per_image = g.n_h * g.n_w;
+  TORCH_CHECK(windows.dim() == 3 && windows.size(1) == N &&
+                  windows.size(0) % per_image == 0 && windows.is_contiguous(),
+              "window_reverse: windows must be contiguous (B*", per_image,
+              ", ", N, ", C), got ", windows.sizes());
+  c10::cuda::CUDAGuard guard(windows.device());
+  const int64_t C = windows.size(2);
+  at::Tensor out =
+      at::empty({windows.size(0) / per_image, H, W, C}, windows.options());
+  const int64_t total = out.numel();
+  if (total == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, windows.scalar_type(), "window_reverse_cuda",
+      [&] {
+        reverse_kernel<scalar_t><<<blocks_for(total, 256), 256, 0,
+                                   c10::cuda::getCurrentCUDAStream()>>>(
+            windows.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g,
+            total, C);
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      });
+  return out;
+}
+
+// ---------------------------------------------------------------- attention
+
+struct AttentionShape {
+  int heads, N, d, nW;
+  float scale;
+};
+
+// Grid: one block per (window, head). Shared: K, V tiles, then per warp the
+// query row and the row's probabilities.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    attention_fwd_kernel(const T* q, const T* k, const T* v, const T* bias,
+                         const T* mask, T* out, float* lse, AttentionShape s) {
+  extern __shared__ float smem[];
+  const int N = s.N, d = s.d, ld = tile_stride(d);
+  const int64_t index = blockIdx.x;
+  const int64_t base = index * N * d;
+  float* ks = smem;
+  float* vs = ks + N * ld;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* q_row = vs + N * ld + warp * (d + N);
+  float* p_row = q_row + d;
+  const T* bias_h = bias ? bias + int64_t(index % s.heads) * N * N : nullptr;
+  const T* mask_w =
+      mask ? mask + int64_t((index / s.heads) % s.nW) * N * N : nullptr;
+  load_tile(k + base, ks, N, d, ld);
+  load_tile(v + base, vs, N, d, ld);
+  __syncthreads();
+  for (int i = warp; i < N; i += kWarps) {
+    for (int c = lane; c < d; c += 32)
+      q_row[c] = static_cast<float>(q[base + i * d + c]);
+    __syncwarp();
+    float logits[kTokensPerLane];
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int t = 0; t < kTokensPerLane; ++t) {
+      const int j = lane + 32 * t;
+      logits[t] = -INFINITY;
+      if (j < N) {
+        logits[t] = logit<float>(dot<float>(q_row, ks + j * ld, d), s.scale,
+                                 entry(bias_h, i, j, N), entry(mask_w, i, j, N));
+        block_max = fmaxf(block_max, logits[t]);
+      }
+    }
+    RowSoftmax<float> row;
+    row.init();
+    row.rescale_for(warp_max(block_max));
+    float sum = 0;
+#pragma unroll
+    for (int t = 0; t < kTokensPerLane; ++t) {
+      const int j = lane + 32 * t;
+      if (j < N) {
+        const float p = row.prob_unnormalised(logits[t]);
+        p_row[j] = p;
+        sum += p;
+      }
+    }
+    row.sum = warp_sum(sum);
+    __syncwarp();
+    const float inv = 1.0f / row.sum;
+    for (int c = lane; c < d; c += 32) {
+      float o = 0;
+      for (int j = 0; j < N; ++j) o += p_row[j] * vs[j * ld + c];
+      out[base + i * d + c] = static_cast<T>(o * inv);
+    }
+    if (lane == 0) lse[index * N + i] = row.lse();
+    __syncwarp();
+  }
+}
+
+// delta_r = dO_r . O_r - dlse_r for every row r.
+template <typename T>
+__global__ void attention_delta_kernel(const T* grad_out, const T* out,
+                                       const float* grad_lse, float* delta,
+                                       int64_t rows, int d) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < rows;
+       r += int64_t(gridDim.x) * blockDim.x) {
+    delta[r] = row_delta<float>(grad_out + r * d, out + r * d, d,
+                                grad_lse ? grad_lse + r : nullptr);
+  }
+}
+
+// dK, dV: one block per (window, head), one warp per key row j, lanes over
+// the query rows i. Shared: Q, dO tiles, lse and delta of the window, then
+// per warp k_j, v_j and the column's P and dS.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) attention_bwd_dkdv_kernel(
+    const T* q, const T* k, const T* v, const T* bias, const T* mask,
+    const T* grad_out, const float* lse, const float* delta, T* dk, T* dv,
+    AttentionShape s) {
+  extern __shared__ float smem[];
+  const int N = s.N, d = s.d, ld = tile_stride(d);
+  const int64_t index = blockIdx.x;
+  const int64_t base = index * N * d;
+  float* qs = smem;
+  float* dos = qs + N * ld;
+  float* lse_s = dos + N * ld;
+  float* delta_s = lse_s + N;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* k_row = delta_s + N + warp * (2 * d + 2 * N);
+  float* v_row = k_row + d;
+  float* p_col = v_row + d;
+  float* ds_col = p_col + N;
+  const T* bias_h = bias ? bias + int64_t(index % s.heads) * N * N : nullptr;
+  const T* mask_w =
+      mask ? mask + int64_t((index / s.heads) % s.nW) * N * N : nullptr;
+  load_tile(q + base, qs, N, d, ld);
+  load_tile(grad_out + base, dos, N, d, ld);
+  for (int i = threadIdx.x; i < N; i += blockDim.x) {
+    lse_s[i] = lse[index * N + i];
+    delta_s[i] = delta[index * N + i];
+  }
+  __syncthreads();
+  for (int j = warp; j < N; j += kWarps) {
+    for (int c = lane; c < d; c += 32) {
+      k_row[c] = static_cast<float>(k[base + j * d + c]);
+      v_row[c] = static_cast<float>(v[base + j * d + c]);
+    }
+    __syncwarp();
+    for (int i = lane; i < N; i += 32) {
+      const float p = prob_from_lse(
+          logit<float>(dot<float>(qs + i * ld, k_row, d), s.scale,
+                       entry(bias_h, i, j, N), entry(mask_w, i, j, N)),
+          lse_s[i]);
+      const float dp = dot<float>(dos + i * ld, v_row, d);
+      p_col[i] = p;
+      ds_col[i] = softmax_grad(p, dp, delta_s[i]);
+    }
+    __syncwarp();
+    for (int c = lane; c < d; c += 32) {
+      float dv_acc = 0, dk_acc = 0;
+      for (int i = 0; i < N; ++i) {
+        dv_acc += p_col[i] * dos[i * ld + c];
+        dk_acc += ds_col[i] * qs[i * ld + c];
+      }
+      dv[base + j * d + c] = static_cast<T>(dv_acc);
+      dk[base + j * d + c] = static_cast<T>(dk_acc * s.scale);
+    }
+    __syncwarp();
+  }
+}
+
+// dQ and dbias: grid (window chunks, heads); a block walks its windows of one
+// head, one warp per query row i, lanes over keys j. The bias gradient sums
+// in shared memory over the block's windows (each (i, j) belongs to one
+// lane), then goes to the float buffer with one atomicAdd per entry; when
+// that does not fit in shared memory, every entry is added atomically.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) attention_bwd_dq_kernel(
+    const T* q, const T* k, const T* v, const T* bias, const T* mask,
+    const T* grad_out, const float* lse, const float* delta, T* dq,
+    float* dbias, int64_t windows, bool dbias_in_shared, AttentionShape s) {
+  extern __shared__ float smem[];
+  const int N = s.N, d = s.d, ld = tile_stride(d);
+  const int h = blockIdx.y;
+  float* ks = smem;
+  float* vs = ks + N * ld;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* q_row = vs + N * ld + warp * (2 * d + N);
+  float* do_row = q_row + d;
+  float* ds_row = do_row + d;
+  float* dbias_s = vs + N * ld + kWarps * (2 * d + N);
+  float* dbias_h = dbias ? dbias + int64_t(h) * N * N : nullptr;
+  if (dbias && dbias_in_shared)
+    for (int e = threadIdx.x; e < N * N; e += blockDim.x) dbias_s[e] = 0;
+  const T* bias_h = bias ? bias + int64_t(h) * N * N : nullptr;
+  for (int64_t w = blockIdx.x; w < windows; w += gridDim.x) {
+    const int64_t index = w * s.heads + h;
+    const int64_t base = index * N * d;
+    const T* mask_w = mask ? mask + int64_t(w % s.nW) * N * N : nullptr;
+    __syncthreads();  // the previous window is done with the tiles
+    load_tile(k + base, ks, N, d, ld);
+    load_tile(v + base, vs, N, d, ld);
+    __syncthreads();
+    for (int i = warp; i < N; i += kWarps) {
+      for (int c = lane; c < d; c += 32) {
+        q_row[c] = static_cast<float>(q[base + i * d + c]);
+        do_row[c] = static_cast<float>(grad_out[base + i * d + c]);
+      }
+      __syncwarp();
+      const float lse_i = lse[index * N + i], delta_i = delta[index * N + i];
+      for (int j = lane; j < N; j += 32) {
+        const float p = prob_from_lse(
+            logit<float>(dot<float>(q_row, ks + j * ld, d), s.scale,
+                         entry(bias_h, i, j, N), entry(mask_w, i, j, N)),
+            lse_i);
+        const float ds =
+            softmax_grad(p, dot<float>(do_row, vs + j * ld, d), delta_i);
+        ds_row[j] = ds;
+        if (dbias) {
+          if (dbias_in_shared)
+            dbias_s[i * N + j] += ds;
+          else
+            atomicAdd(dbias_h + i * N + j, ds);
+        }
+      }
+      __syncwarp();
+      for (int c = lane; c < d; c += 32) {
+        float acc = 0;
+        for (int j = 0; j < N; ++j) acc += ds_row[j] * ks[j * ld + c];
+        dq[base + i * d + c] = static_cast<T>(acc * s.scale);
+      }
+      __syncwarp();
+    }
+  }
+  if (dbias && dbias_in_shared) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < N * N; e += blockDim.x)
+      atomicAdd(dbias_h + e, dbias_s[e]);
+  }
+}
+
+AttentionShape attention_shape(const at::Tensor& q,
+                               const std::optional<at::Tensor>& mask,
+                               double scale) {
+  return AttentionShape{static_cast<int>(q.size(1)),
+                        static_cast<int>(q.size(2)),
+                        static_cast<int>(q.size(3)),
+                        mask ? static_cast<int>(mask->size(0)) : 1,
+                        static_cast<float>(scale)};
+}
+
+template <typename T>
+const T* optional_ptr(const std::optional<at::Tensor>& t) {
+  return t ? t->const_data_ptr<T>() : nullptr;
+}
+
+void check_cuda_dtype(const at::Tensor& q) {
+  TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kHalf ||
+                  q.scalar_type() == at::kBFloat16,
+              "window_attention on CUDA takes float32, float16 or bfloat16, "
+              "got ",
+              q.scalar_type());
+}
+
+std::tuple<at::Tensor, at::Tensor> window_attention_fwd_cuda(
+    const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+    const std::optional<at::Tensor>& bias,
+    const std::optional<at::Tensor>& mask, double scale) {
+  // The kernels index q, k, v densely.
+  const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(),
+                   v = v_in.contiguous();
+  check_attention(q, k, v, bias, mask);
+  check_cuda_dtype(q);
+  c10::cuda::CUDAGuard guard(q.device());
+  const AttentionShape s = attention_shape(q, mask, scale);
+  const int64_t blocks = q.size(0) * s.heads;
+  at::Tensor out = at::empty_like(q);
+  at::Tensor lse = at::empty({q.size(0), s.heads, s.N}, q.options().dtype(at::kFloat));
+  if (q.numel() == 0) return {out, lse};
+  const size_t smem =
+      (2 * s.N * tile_stride(s.d) + kWarps * (s.d + s.N)) * sizeof(float);
+  MMZOO_DISPATCH_CUDA_FLOATS(q.scalar_type(), "window_attention_fwd_cuda", [&] {
+    auto kernel = attention_fwd_kernel<scalar_t>;
+    allow_shared_memory(kernel, smem);
+    kernel<<<blocks, kThreads, smem, c10::cuda::getCurrentCUDAStream()>>>(
+        q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(),
+        v.const_data_ptr<scalar_t>(), optional_ptr<scalar_t>(bias),
+        optional_ptr<scalar_t>(mask), out.data_ptr<scalar_t>(),
+        lse.data_ptr<float>(), s);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return {out, lse};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>
+window_attention_bwd_cuda(const at::Tensor& grad_out,
+                          const std::optional<at::Tensor>& grad_lse,
+                          const at::Tensor& q_in, const at::Tensor& k_in,
+                          const at::Tensor& v_in, const at::Tensor& out,
+                          const at::Tensor& lse,
+                          const std::optional<at::Tensor>& bias,
+                          const std::optional<at::Tensor>& mask, double scale) {
+  const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(),
+                   v = v_in.contiguous();
+  check_attention(q, k, v, bias, mask);
+  check_cuda_dtype(q);
+  TORCH_CHECK(grad_out.sizes() == q.sizes() && grad_out.is_contiguous() &&
+                  out.sizes() == q.sizes() && out.is_contiguous() &&
+                  grad_out.scalar_type() == q.scalar_type() &&
+                  out.scalar_type() == q.scalar_type(),
+              "window_attention_bwd: grad_out and out must be contiguous like "
+              "q");
+  TORCH_CHECK(lse.scalar_type() == at::kFloat && lse.is_contiguous() &&
+                  lse.numel() == q.numel() / q.size(3),
+              "window_attention_bwd: lse must be contiguous float32 "
+              "(B*nW, heads, N)");
+  c10::cuda::CUDAGuard guard(q.device());
+  const AttentionShape s = attention_shape(q, mask, scale);
+  const int64_t windows = q.size(0), rows = q.numel() / s.d;
+  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k),
+             dv = at::empty_like(v);
+  at::Tensor dbias_f32 =
+      bias ? at::zeros({s.heads, s.N, s.N}, q.options().dtype(at::kFloat))
+           : at::Tensor();
+  if (q.numel() == 0) {
+    return {dq.zero_(), dk.zero_(), dv.zero_(),
+            bias ? dbias_f32.to(q.scalar_type()) : at::empty({0}, q.options())};
+  }
+  at::Tensor grad_lse_f32 =
+      grad_lse ? grad_lse->to(at::kFloat).contiguous() : at::Tensor();
+  at::Tensor delta = at::empty({rows}, q.options().dtype(at::kFloat));
+  const int ld = tile_stride(s.d);
+  const size_t smem_dkdv =
+      (2 * s.N * ld + 2 * s.N + kWarps * (2 * s.d + 2 * s.N)) * sizeof(float);
+  const size_t smem_dq_tiles =
+      (2 * s.N * ld + kWarps * (2 * s.d + s.N)) * sizeof(float);
+  const size_t smem_dbias = size_t(s.N) * s.N * sizeof(float);
+  const bool dbias_in_shared =
+      bias && smem_dq_tiles + smem_dbias <= max_shared_memory();
+  const size_t smem_dq = smem_dq_tiles + (dbias_in_shared ? smem_dbias : 0);
+  // Enough blocks to fill the GPU, few enough that each sums the bias
+  // gradient of many windows before its atomics.
+  const int chunks = static_cast<int>(std::min<int64_t>(
+      windows, std::max<int64_t>(1, 2048 / s.heads)));
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  MMZOO_DISPATCH_CUDA_FLOATS(q.scalar_type(), "window_attention_bwd_cuda", [&] {
+    attention_delta_kernel<scalar_t><<<blocks_for(rows, 256), 256, 0, stream>>>(
+        grad_out.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(),
+        grad_lse_f32.defined() ? grad_lse_f32.const_data_ptr<float>() : nullptr,
+        delta.data_ptr<float>(), rows, s.d);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+    auto dkdv_kernel = attention_bwd_dkdv_kernel<scalar_t>;
+    allow_shared_memory(dkdv_kernel, smem_dkdv);
+    dkdv_kernel<<<windows * s.heads, kThreads, smem_dkdv, stream>>>(
+        q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(),
+        v.const_data_ptr<scalar_t>(), optional_ptr<scalar_t>(bias),
+        optional_ptr<scalar_t>(mask), grad_out.const_data_ptr<scalar_t>(),
+        lse.const_data_ptr<float>(), delta.const_data_ptr<float>(),
+        dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>(), s);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+    auto dq_kernel = attention_bwd_dq_kernel<scalar_t>;
+    allow_shared_memory(dq_kernel, smem_dq);
+    dq_kernel<<<dim3(chunks, s.heads), kThreads, smem_dq, stream>>>(
+        q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(),
+        v.const_data_ptr<scalar_t>(), optional_ptr<scalar_t>(bias),
+        optional_ptr<scalar_t>(mask), grad_out.const_data_ptr<scalar_t>(),
+        lse.const_data_ptr<float>(), delta.const_data_ptr<float>(),
+        dq.data_ptr<scalar_t>(),
+        bias ? dbias_f32.data_ptr<float>() : nullptr, windows,
+        dbias_in_shared, s);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  at::Tensor dbias = bias ? dbias_f32.to(q.scalar_type())
+                          : at::empty({0}, q.options());
+  return {dq, dk, dv, dbias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(mmzoo, CUDA, m) {
+  m.impl("window_partition", &window_partition_cuda);
+  m.impl("window_reverse", &window_reverse_cuda);
+  m.impl("window_attention_fwd", &window_attention_fwd_cuda);
+  m.impl("window_attention_bwd", &window_attention_bwd_cuda);
+}
+
+}  // namespace mmzoo

@@ -1,0 +1,110 @@
+"""Fused multi-head self-attention inside windows (Swin Transformer).
+
+Swin Transformer: Hierarchical Vision Transformer using Shifted Windows
+(Liu et al., ICCV 2021, https://arxiv.org/abs/2103.14030).
+
+``softmax(q k^T * scale + bias + mask) v`` for every window and head in one
+kernel. The forward never writes the ``N x N`` attention matrix to memory: it
+keeps each row's scores on chip and saves only the row log-sum-exp, from which
+the backward recomputes the probabilities (as FlashAttention does).
+"""
+from typing import Optional
+
+import torch
+
+from ._library import MAX_HEAD_DIM, MAX_TOKENS, extension_supports
+
+
+def window_attention_reference(q: torch.Tensor,
+                               k: torch.Tensor,
+                               v: torch.Tensor,
+                               bias: Optional[torch.Tensor] = None,
+                               mask: Optional[torch.Tensor] = None,
+                               scale: Optional[float] = None) -> torch.Tensor:
+    """Pure-PyTorch ``window_attention``; the tests' reference."""
+    if scale is None:
+        scale = q.shape[-1]**-0.5
+    attn = (q * scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias.unsqueeze(0)
+    if mask is not None:
+        BW, heads, N, _ = attn.shape
+        attn = attn.view(-1, mask.shape[0], heads, N, N) + mask.unsqueeze(1)
+        attn = attn.view(BW, heads, N, N)
+    return attn.softmax(dim=-1) @ v
+
+
+def _check_shapes(q, k, v, bias, mask) -> None:
+    if q.dim() != 4:
+        raise ValueError('window_attention expects q of shape '
+                         f'(B*nW, heads, N, d), got {tuple(q.shape)}')
+    if k.shape != q.shape or v.shape != q.shape:
+        raise ValueError('window_attention expects q, k, v of one shape, got '
+                         f'{tuple(q.shape)}, {tuple(k.shape)}, '
+                         f'{tuple(v.shape)}')
+    BW, heads, N, _ = q.shape
+    if bias is not None and bias.shape != (heads, N, N):
+        raise ValueError(f'window_attention expects bias of shape ({heads}, '
+                         f'{N}, {N}), got {tuple(bias.shape)}')
+    if mask is not None:
+        if mask.dim() != 3 or mask.shape[1:] != (N, N):
+            raise ValueError(f'window_attention expects mask of shape (nW, '
+                             f'{N}, {N}), got {tuple(mask.shape)}')
+        if BW % mask.shape[0]:
+            raise ValueError(f'window_attention: q has {BW} windows, not a '
+                             f'multiple of the mask\'s nW={mask.shape[0]}')
+    if q.dtype != k.dtype or q.dtype != v.dtype:
+        raise ValueError('window_attention expects q, k, v of one dtype, got '
+                         f'{q.dtype}, {k.dtype}, {v.dtype}')
+
+
+def _common_layout(q, k, v):
+    """q, k, v as the kernels take them: one layout, contiguous channels.
+
+    Slices of one qkv projection (Swin's ``qkv.permute(...).unbind(0)``)
+    already qualify and are used in place, without copies.
+    """
+    if q.stride(-1) == 1 and k.stride() == q.stride() == v.stride():
+        return q, k, v
+    return q.contiguous(), k.contiguous(), v.contiguous()
+
+
+def window_attention(q: torch.Tensor,
+                     k: torch.Tensor,
+                     v: torch.Tensor,
+                     bias: Optional[torch.Tensor] = None,
+                     mask: Optional[torch.Tensor] = None,
+                     scale: Optional[float] = None) -> torch.Tensor:
+    """Attention of every window and head, fused in one kernel.
+
+    Args:
+        q (Tensor): Queries ``(B * nW, heads, N, d)``.
+        k (Tensor): Keys, same shape.
+        v (Tensor): Values, same shape.
+        bias (Tensor, optional): ``(heads, N, N)`` added to the scores of
+            every window (the relative position bias); gets a gradient.
+        mask (Tensor, optional): ``(nW, N, N)``; window ``w`` adds
+            ``mask[w % nW]`` (the shifted-window mask); never differentiated.
+        scale (float, optional): Score scale. Default: ``d ** -0.5``.
+
+    Returns:
+        Tensor: ``(B * nW, heads, N, d)``.
+
+    The compiled kernels take ``N <= 144`` (windows up to 12) and
+    ``d <= 64``; larger sizes use the pure-PyTorch reference.
+    """
+    _check_shapes(q, k, v, bias, mask)
+    if scale is None:
+        scale = q.shape[-1]**-0.5
+    N, d = q.shape[2], q.shape[3]
+    if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
+            and extension_supports('window_attention', q)):
+        if bias is not None:
+            bias = bias.to(q.dtype).contiguous()
+        if mask is not None:
+            mask = mask.detach().to(q.dtype).contiguous()
+        q, k, v = _common_layout(q, k, v)
+        out, _ = torch.ops.mmzoo.window_attention_fwd(q, k, v, bias, mask,
+                                                      float(scale))
+        return out
+    return window_attention_reference(q, k, v, bias, mask, scale)

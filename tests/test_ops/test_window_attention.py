@@ -1,0 +1,306 @@
+"""window_attention against the pure-PyTorch reference (itself checked
+against torch's scaled_dot_product_attention), gradcheck, opcheck,
+torch.compile tracing and the fallback warning."""
+import os
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.library import opcheck
+
+from mmzoo.ops import (shift_window_mask, window_attention,
+                       window_attention_reference, window_partition,
+                       window_reverse)
+from mmzoo.ops import _library
+from mmzoo.ops._library import extension_loaded, has_kernel
+
+# (windows, heads, N, d, nW or None for no mask, with bias)
+CASES = [
+    (4, 2, 49, 32, 2, True),  # Swin window 7, shifted
+    (2, 1, 144, 64, None, False),  # the largest window and head dim
+    (3, 3, 16, 8, None, True),
+    (6, 2, 9, 5, 3, False),  # odd head dim, mask only
+    (2, 2, 1, 1, 1, True),  # one token
+    (4, 1, 100, 17, 4, True),
+]
+
+
+def make_inputs(BW,
+                heads,
+                N,
+                d,
+                nW,
+                with_bias,
+                dtype=torch.float32,
+                device='cpu',
+                seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g,
+                           dtype=torch.float64).to(device=device, dtype=dtype)
+
+    q, k, v = rand(BW, heads, N, d), rand(BW, heads, N,
+                                          d), rand(BW, heads, N, d)
+    bias = rand(heads, N, N) if with_bias else None
+    mask = None
+    if nW:
+        # Random 0 / -100 masks that never mask a row entirely (diagonal 0).
+        blocked = torch.rand(nW, N, N, generator=g) < 0.5
+        blocked[:, torch.arange(N), torch.arange(N)] = False
+        mask = (blocked.to(torch.float64) * -100.).to(device, dtype)
+    return q, k, v, bias, mask
+
+
+def forward_backward(fn, q, k, v, bias, mask, grad):
+    leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    if bias is not None:
+        leaves.append(bias.detach().clone().requires_grad_())
+    out = fn(*leaves[:3], leaves[3] if bias is not None else None, mask)
+    out.backward(grad)
+    return out.detach(), [t.grad for t in leaves]
+
+
+def test_reference_matches_sdpa():
+    q, k, v, bias, mask = make_inputs(4, 2, 49, 32, 2, True, torch.float64)
+    attn_mask = bias.unsqueeze(0) + mask.repeat(2, 1, 1).unsqueeze(1)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    torch.testing.assert_close(window_attention_reference(q, k, v, bias, mask),
+                               expected)
+
+
+def test_extension_is_built():
+    assert extension_loaded(), _library._state.get('error')
+    for op in ('window_partition', 'window_reverse', 'window_attention_fwd',
+               'window_attention_bwd'):
+        assert has_kernel(op, 'cpu')
+        # CI builds with MMZOO_WITH_CUDA=1, so the CUDA kernels must link.
+        if os.environ.get('MMZOO_WITH_CUDA') == '1':
+            assert has_kernel(op, 'cuda')
+
+
+@pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', CASES)
+def test_matches_reference_fp32(BW, heads, N, d, nW, with_bias):
+    inputs = make_inputs(BW, heads, N, d, nW, with_bias)
+    grad = torch.randn(BW, heads, N, d)
+    out, grads = forward_backward(window_attention, *inputs, grad)
+    out_ref, grads_ref = forward_backward(window_attention_reference, *inputs,
+                                          grad)
+    torch.testing.assert_close(out, out_ref, atol=2e-5, rtol=1e-4)
+    for got, want in zip(grads, grads_ref):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_random_shapes_with_swin_masks():
+    g = torch.Generator().manual_seed(1)
+    for _ in range(4):
+        ws = int(torch.randint(1, 13, (1, ), generator=g))
+        d = int(torch.randint(1, 65, (1, ), generator=g))
+        heads = int(torch.randint(1, 4, (1, ), generator=g))
+        shift = int(torch.randint(0, ws, (1, ), generator=g))
+        Hp, Wp = ws * 2, ws * 3
+        mask = shift_window_mask(Hp, Wp, ws, shift) if shift else None
+        q, k, v, bias, _ = make_inputs(12, heads, ws * ws, d, None, True)
+        grad = torch.randn_like(q)
+        out, grads = forward_backward(window_attention, q, k, v, bias, mask,
+                                      grad)
+        out_ref, grads_ref = forward_backward(window_attention_reference, q, k,
+                                              v, bias, mask, grad)
+        torch.testing.assert_close(out, out_ref, atol=2e-5, rtol=1e-4)
+        for got, want in zip(grads, grads_ref):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_slices_of_one_qkv_projection():
+    # Swin slices q, k, v out of one (B*nW, N, 3, heads, d) projection; the
+    # kernels read those strided rows in place.
+    BW, N, heads, d = 6, 49, 3, 16
+    qkv = torch.randn(BW, N, 3, heads, d, dtype=torch.float64)
+    bias = torch.randn(heads, N, N, dtype=torch.float64)
+    mask = shift_window_mask(14, 21, 7, 3).double()
+    grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
+    results = []
+    for fn in (window_attention, window_attention_reference):
+        leaf = qkv.clone().requires_grad_()
+        q, k, v = leaf.permute(2, 0, 3, 1, 4).unbind(0)
+        assert not q.is_contiguous()
+        out = fn(q, k, v, bias, mask)
+        out.backward(grad)
+        results.append((out.detach(), leaf.grad))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+    opcheck(torch.ops.mmzoo.window_attention_fwd, (q, k, v, bias, mask, 0.5))
+
+
+def test_custom_scale():
+    q, k, v, bias, mask = make_inputs(2, 2, 16, 8, 1, True)
+    torch.testing.assert_close(window_attention(q, k, v, bias, mask,
+                                                scale=0.3),
+                               window_attention_reference(q,
+                                                          k,
+                                                          v,
+                                                          bias,
+                                                          mask,
+                                                          scale=0.3),
+                               atol=2e-5,
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize('nW,with_bias', [(2, True), (None, False)])
+def test_gradcheck(nW, with_bias):
+    q, k, v, bias, mask = make_inputs(4, 2, 9, 4, nW, with_bias, torch.float64)
+    leaves = [t.requires_grad_() for t in (q, k, v)]
+    if with_bias:
+        leaves.append(bias.requires_grad_())
+
+    def fn(q, k, v, bias=None):
+        return window_attention(q, k, v, bias, mask)
+
+    assert torch.autograd.gradcheck(fn, tuple(leaves))
+
+
+def test_gradcheck_through_lse():
+    # The op's second output (the row log-sum-exp) gets an exact gradient.
+    q, k, v, bias, mask = make_inputs(2, 2, 9, 4, 2, True, torch.float64)
+    leaves = tuple(t.requires_grad_() for t in (q, k, v, bias))
+
+    def fn(q, k, v, bias):
+        return torch.ops.mmzoo.window_attention_fwd(q, k, v, bias, mask, 0.5)
+
+    assert torch.autograd.gradcheck(fn, leaves)
+
+
+def test_opcheck():
+    for nW, with_bias in [(2, True), (None, False), (1, False)]:
+        q, k, v, bias, mask = make_inputs(4, 2, 9, 4, nW, with_bias)
+        for t in (q, k, v) + ((bias, ) if with_bias else ()):
+            t.requires_grad_()
+        opcheck(torch.ops.mmzoo.window_attention_fwd,
+                (q, k, v, bias, mask, 0.5))
+        out, lse = torch.ops.mmzoo.window_attention_fwd(
+            q, k, v, bias, mask, 0.5)
+        opcheck(torch.ops.mmzoo.window_attention_bwd,
+                (torch.randn_like(out), None, q.detach(),
+                 k.detach(), v.detach(), out.detach(), lse.detach(),
+                 bias.detach() if with_bias else None, mask, 0.5))
+
+
+def test_torch_compile_fullgraph():
+    # One Swin attention step: shifted partition, attention, reverse.
+    B, H, W, C, heads, ws, shift = 2, 6, 10, 8, 2, 4, 2
+    x = torch.randn(B, H, W, C)
+    bias = torch.randn(heads, ws * ws, ws * ws)
+    mask = shift_window_mask(8, 12, ws, shift)
+
+    def step(x, bias):
+        windows = window_partition(x, ws, shift)
+        qkv = windows.view(-1, ws * ws, heads, C // heads).transpose(1, 2)
+        out = window_attention(qkv, qkv * 0.5, qkv, bias, mask)
+        out = out.transpose(1, 2).reshape(-1, ws * ws, C)
+        return window_reverse(out, ws, shift, H, W)
+
+    compiled = torch.compile(step, fullgraph=True, backend='aot_eager')
+    results = []
+    for fn in (step, compiled):
+        xs, bs = x.clone().requires_grad_(), bias.clone().requires_grad_()
+        out = fn(xs, bs)
+        out.square().sum().backward()
+        results.append((out, xs.grad, bs.grad))
+    for eager, traced in zip(*results):
+        torch.testing.assert_close(traced, eager)
+
+
+def test_fallback_warns_once(monkeypatch):
+
+    def missing():
+        raise ImportError('no compiled extension (test)')
+
+    monkeypatch.setattr(_library, '_state', {'loaded': None, 'warned': set()})
+    monkeypatch.setattr(_library, '_import_extension', missing)
+    q, k, v, bias, mask = make_inputs(4, 2, 16, 8, 2, True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        out = window_attention(q, k, v, bias, mask)
+        window_attention(q, k, v, bias, mask)
+        window_partition(torch.zeros(1, 4, 4, 2), 2, 1)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and 'mmzoo._ext is not built' in messages[0]
+    torch.testing.assert_close(out,
+                               window_attention_reference(q, k, v, bias, mask))
+
+
+@pytest.mark.parametrize('N,d,dtype', [(169, 8, torch.float32),
+                                       (16, 80, torch.float32),
+                                       (16, 8, torch.float16)])
+def test_beyond_kernel_limits_uses_reference(N, d, dtype):
+    # Window 13, head dim 80, or half precision on CPU: no compiled kernel,
+    # so the reference answers (without a warning: the extension is built).
+    q, k, v, bias, mask = make_inputs(2, 1, N, d, 1, True, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        out = window_attention(q, k, v, bias, mask)
+    assert torch.equal(out, window_attention_reference(q, k, v, bias, mask))
+
+
+def test_bad_shapes_raise():
+    q, k, v, bias, mask = make_inputs(4, 2, 9, 4, 2, True)
+    with pytest.raises(ValueError, match='bias of shape'):
+        window_attention(q, k, v, bias[:1], mask)
+    with pytest.raises(ValueError, match='mask'):
+        window_attention(q, k, v, bias, mask[:, :4])
+    with pytest.raises(ValueError, match='multiple of'):
+        window_attention(q, k, v, bias, torch.zeros(3, 9, 9))
+    with pytest.raises(ValueError, match='one shape'):
+        window_attention(q, k[:, :1], v)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+# (dtype, forward atol, gradient atol) against a float64 reference
+CUDA_TOLERANCES = [(torch.float32, 1e-4, 1e-3), (torch.float16, 5e-3, 3e-2),
+                   (torch.bfloat16, 3e-2, 2e-1)]
+
+
+@cuda
+@pytest.mark.parametrize('dtype,atol,grad_atol', CUDA_TOLERANCES)
+@pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', CASES)
+def test_cuda_matches_reference(dtype, atol, grad_atol, BW, heads, N, d, nW,
+                                with_bias):
+    assert has_kernel('window_attention_fwd', 'cuda')
+    inputs = make_inputs(BW, heads, N, d, nW, with_bias, dtype, 'cuda')
+    grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
+    out, grads = forward_backward(window_attention, *inputs,
+                                  grad.to('cuda', dtype))
+    ref_inputs = [t.cpu().double() if t is not None else None for t in inputs]
+    out_ref, grads_ref = forward_backward(window_attention_reference,
+                                          *ref_inputs, grad)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.cpu().double(),
+                               out_ref,
+                               atol=atol,
+                               rtol=atol)
+    for got, want in zip(grads, grads_ref):
+        assert got.dtype == dtype
+        # dbias sums over windows, so its scale grows with their number.
+        scale = max(1.0, want.abs().max().item())
+        torch.testing.assert_close(got.cpu().double(),
+                                   want,
+                                   atol=grad_atol * scale,
+                                   rtol=grad_atol)
+
+
+@cuda
+def test_cuda_swin_stage_shape():
+    # Window 7, 3 heads of 32, shifted mask, enough windows that the bias
+    # gradient sums over several blocks' atomics.
+    mask = shift_window_mask(56, 56, 7, 3, device='cuda')
+    q, k, v, bias, _ = make_inputs(128, 3, 49, 32, None, True, torch.float32,
+                                   'cuda')
+    grad = torch.randn_like(q)
+    out, grads = forward_backward(window_attention, q, k, v, bias, mask, grad)
+    out_ref, grads_ref = forward_backward(window_attention_reference, q, k, v,
+                                          bias, mask, grad)
+    torch.testing.assert_close(out, out_ref, atol=1e-4, rtol=1e-4)
+    for got, want in zip(grads, grads_ref):
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=1e-3)
