@@ -34,6 +34,20 @@ def window_attention_reference(q: torch.Tensor,
     return attn.softmax(dim=-1) @ v
 
 
+def window_attention_flop_jit(inputs: list, outputs: list) -> int:
+    """Multiply-adds of one ``window_attention`` for mmengine's FlopAnalyzer,
+    which cannot see inside the compiled op::
+
+        analyzer.set_op_handle('mmzoo::window_attention_fwd',
+                               window_attention_flop_jit)
+
+    ``q k^T`` and ``attn v``, as its matmul handle counts them in a Swin
+    built on plain matmuls (softmax, bias and mask count nothing there).
+    """
+    windows, heads, tokens, head_dim = inputs[0].type().sizes()
+    return 2 * windows * heads * tokens * tokens * head_dim
+
+
 def _check_shapes(q, k, v, bias, mask) -> None:
     if q.dim() != 4:
         raise ValueError('window_attention expects q of shape '

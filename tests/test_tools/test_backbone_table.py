@@ -76,3 +76,31 @@ def test_committed_table_has_the_published_counts():
              for name, params in expected.items()
              if float(rows[name]['params (M)']) != round(params, 2)}
     assert not wrong, f'(table, published) parameters in M: {wrong}'
+
+
+def test_update_replaces_only_the_measured_rows(tmp_path):
+    out = tmp_path / 'backbones.md'
+    run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out', out,
+             timeout=120)
+    first = read_table(out.read_text())
+    run_tool(TOOL, '--skip-speed', '--only', 'res2net50-26w4s', '--out',
+             out, '--update', timeout=120)
+    doc = out.read_text()
+    rows = read_table(doc)
+    assert list(rows) == ['res2net50-26w4s', 'resnext50-32x4d']
+    assert rows['resnext50-32x4d'] == first['resnext50-32x4d']
+    assert 'Produced by 2 runs' in doc
+    # Measuring a row again replaces it, and the run no row needs any more
+    # leaves the page.
+    run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out', out,
+             '--update', timeout=120)
+    doc = out.read_text()
+    assert list(read_table(doc)) == ['res2net50-26w4s', 'resnext50-32x4d']
+    assert 'Produced by 2 runs' in doc and '--only resnext50 --out' in doc
+
+
+def test_update_needs_the_record_of_a_first_run(tmp_path):
+    out = tmp_path / 'backbones.md'
+    result = run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out',
+                      out, '--update', check=False, timeout=120)
+    assert result.returncode != 0 and 'does not exist' in result.stderr

@@ -6,16 +6,20 @@ and, where mmpretrain 1.x has the architecture, the same ImageClassifier
 with mmpretrain's backbone. It reports parameters, MACs at 224x224 (counted
 by mmengine's FlopAnalyzer), CPU throughput and peak inference memory, with
 the ratios ours/mmpretrain, prints the table and writes it, with the machine
-it ran on, to ``docs/en/benchmarks/backbones.md``.
+it ran on, to ``docs/en/benchmarks/backbones.md``. The measurements behind
+the page are kept beside it as ``backbones.json``, so that ``--update``
+can measure one new family and keep the rows of earlier runs.
 
     python tools/analysis_tools/backbone_table.py [--only PATTERN]
-        [--repeats N] [--batch B] [--skip-speed] [--out PATH]
+        [--repeats N] [--batch B] [--skip-speed] [--out PATH] [--update]
 
     --only PATTERN  keep the configs whose file name contains PATTERN
     --repeats N     timed forwards per model, after warm-up (default 5)
     --batch B       images per forward (default 8)
     --skip-speed    parameters and MACs only (seconds, not minutes)
     --out PATH      where the Markdown goes (default the docs page above)
+    --update        replace only the measured rows of the page at --out;
+                    each row keeps the run (machine, load) it came from
 
 The full run takes 15-25 minutes on two CPU cores.
 """
@@ -35,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -48,6 +52,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
                            TimeRemainingColumn)
 
 import mmzoo.models  # noqa: F401  (registers our backbones)
+from mmzoo.ops import window_attention_flop_jit
 from mmzoo.registry import MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
 
@@ -190,10 +195,28 @@ def resnest_baseline(args: dict, cls: type) -> Tuple[Optional[dict], str]:
         avd='avg_down_stride'), checked=('avd_first', 'contract_dilation'))
 
 
+def swin_baseline(args: dict, cls: type) -> Tuple[Optional[dict], str]:
+    # mmpretrain fixes what ours exposes as arguments: check they agree.
+    fixed = dict(patch_size=4, mlp_ratio=4., qkv_bias=True,
+                 act_cfg=dict(type='GELU'))
+    different = [k for k, v in fixed.items() if args[k] != v]
+    if different:
+        return None, f"mmpretrain's SwinTransformer fixes {different}"
+    # Its image size only sizes the (unused) absolute position embedding and
+    # its windows; 224 is the size this table measures.
+    backbone, note = translate(args, 'SwinTransformer', dict(
+        arch='arch', window_size='window_size',
+        drop_path_rate='drop_path_rate'), checked=tuple(fixed))
+    if backbone is not None:
+        backbone.update(img_size=IMAGE[1:])
+    return backbone, note
+
+
 BASELINES: Dict[str, Callable[[dict, type], Tuple[Optional[dict], str]]] = {
     'Res2Net': res2net_baseline,
     'ResNeXt': resnext_baseline,
     'ResNeSt': resnest_baseline,
+    'SwinTransformer': swin_baseline,
 }
 
 
@@ -234,6 +257,25 @@ class Row:
     ours: Measures
     theirs: Optional[Measures]
     notes: List[str]
+    run: int = 0  # index into the runs the page records
+
+    @classmethod
+    def from_dict(cls, record: dict) -> 'Row':
+        theirs = record['theirs']
+        return cls(**dict(record, ours=Measures(**record['ours']),
+                          theirs=theirs and Measures(**theirs)))
+
+
+@dataclass
+class Run:
+    """One invocation of this tool: where and how its rows were measured."""
+    command: str
+    started: str
+    minutes: float
+    machine: List[str]
+    batch: int
+    repeats: int
+    speed: bool
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -245,6 +287,8 @@ def count_macs(model: torch.nn.Module) -> int:
     as one operation: its "flops" are MACs."""
     analyzer = FlopAnalyzer(model, (torch.randn(1, *IMAGE), ))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    analyzer.set_op_handle('mmzoo::window_attention_fwd',
+                           window_attention_flop_jit)
     return int(analyzer.total())
 
 
@@ -545,24 +589,38 @@ def minutes_since(started: datetime.datetime) -> float:
     return (now - started).total_seconds() / 60
 
 
-def render_doc(command: str, table: str, goal: List[str], args,
-               started: datetime.datetime, load_at_start: str) -> str:
-    speed = not args.skip_speed
+def run_lines(runs: List[Run], rows: List[Row]) -> List[str]:
+    if len(runs) == 1:
+        run = runs[0]
+        return [f'Produced by `{run.command}` on {run.started} in '
+                f'{run.minutes:.1f} min.', '', '## Machine', '',
+                *run.machine]
+    lines = [f'Produced by {len(runs)} runs of the tool; each row was '
+             'measured in one run (ours and mmpretrain side by side), so '
+             'its ratios are as good as that run.', '', '## Machine', '']
+    for index, run in enumerate(runs):
+        names = ', '.join(f'`{r.name}`' for r in rows if r.run == index)
+        lines += [f'Run {index + 1}: `{run.command}` on {run.started} '
+                  f'in {run.minutes:.1f} min, rows {names}', '',
+                  *run.machine, '']
+    return lines[:-1]
+
+
+def render_doc(rows: List[Row], runs: List[Run]) -> str:
+    first = runs[0]
+    table = format_table(rows, first.batch, first.speed)
     lines = [
         '# Backbones: size, cost and speed beside mmpretrain', '',
         f'<!-- Generated by {SCRIPT}; do not edit by hand, run it again. '
-        '-->', '',
-        f'Produced by `{command}` on '
-        f'{started.strftime("%Y-%m-%d %H:%M UTC")} in '
-        f'{minutes_since(started):.1f} min.',
-        '', '## Machine', '', *machine_lines(load_at_start), '',
+        '-->', '', *run_lines(runs, rows), '',
         '## How each column is measured', '',
-        *method_lines(args.batch, args.repeats, speed), '',
+        *method_lines(first.batch, first.repeats, first.speed), '',
         '## Table', '', table, '',
         '## Goal: throughput ratio ≥ 1.0', '',
         'The project promises that every backbone mmpretrain also has runs '
         'at least as fast as mmpretrain\'s (throughput ratio ≥ '
-        f'{GOAL:.1f}).', '', *goal, '',
+        f'{GOAL:.1f}).', '', *goal_lines(rows, first.batch, first.speed),
+        '',
     ]
     missing = unconfigured_backbones()
     if missing:
@@ -570,6 +628,57 @@ def render_doc(command: str, table: str, goal: List[str], args,
                   'the table: ' + ', '.join(f'`{m}`' for m in missing) + '.',
                   '']
     return '\n'.join(lines)
+
+
+def record_path(doc_path: str) -> str:
+    return osp.splitext(doc_path)[0] + '.json'
+
+
+def read_record(doc_path: str, args) -> dict:
+    """The rows and runs behind the page, checked before anything is
+    measured: rows measured with other settings would not be comparable."""
+    path = record_path(doc_path)
+    if not osp.isfile(path):
+        raise SystemExit(f'--update: {path} does not exist; run the tool '
+                         'once without --update to create the page.')
+    with open(path) as f:
+        record = json.load(f)
+    first = Run(**record['runs'][0])
+    if (first.batch, first.repeats, first.speed) != \
+            (args.batch, args.repeats, not args.skip_speed):
+        raise SystemExit(
+            f'--update: {path} was measured with --batch {first.batch} '
+            f'--repeats {first.repeats}'
+            f'{"" if first.speed else " --skip-speed"}; use the same.')
+    return record
+
+
+def merge_with_record(rows: List[Row], run: Run, record: dict
+                      ) -> Tuple[List[Row], List[Run]]:
+    """Earlier rows and runs from the record, with this run's rows in place
+    of the ones it measured again."""
+    runs = [Run(**r) for r in record['runs']]
+    measured = {row.name for row in rows}
+    kept = [r for r in map(Row.from_dict, record['rows'])
+            if r.name not in measured]
+    # Drop the runs none of whose rows are left, renumbering the rest.
+    used = sorted({r.run for r in kept})
+    renumber = {old: new for new, old in enumerate(used)}
+    for row in kept:
+        row.run = renumber[row.run]
+    runs = [runs[i] for i in used] + [run]
+    for row in rows:
+        row.run = len(runs) - 1
+    merged = sorted(kept + rows, key=lambda r: natural_key(r.config))
+    return merged, runs
+
+
+def write_outputs(rows: List[Row], runs: List[Run], out: str) -> None:
+    atomic_write_bytes(render_doc(rows, runs).encode(), out)
+    record = dict(runs=[asdict(r) for r in runs],
+                  rows=[asdict(r) for r in rows])
+    atomic_write_bytes(json.dumps(record, indent=1).encode(),
+                       record_path(out))
 
 
 # --------------------------------------------------------------------------
@@ -589,6 +698,9 @@ def parse_args(argv=None):
                         help='parameters and MACs only')
     parser.add_argument('--out', help=f'Markdown output (default '
                         f'{DEFAULT_OUT} in the repository)')
+    parser.add_argument('--update', action='store_true',
+                        help='keep the rows of the page at --out that this '
+                        'run does not measure')
     # Internal: one peak-memory measurement in this fresh process.
     parser.add_argument('--memory-worker', help=argparse.SUPPRESS)
     parser.add_argument('--threads', type=int, help=argparse.SUPPRESS)
@@ -612,18 +724,25 @@ def main(argv=None) -> int:
         print(f'no configs/*/*_in1k.py matches {args.only!r}',
               file=sys.stderr)
         return 1
+    out = osp.abspath(args.out) if args.out else osp.join(REPO, DEFAULT_OUT)
+    record = read_record(out, args) if args.update else None
     torch.set_flush_denormal(True)
     init_default_scope('mmzoo')
     check_configs(configs)
     rows = measure_all(configs, args)
     speed = not args.skip_speed
-    table = format_table(rows, args.batch, speed)
-    goal = goal_lines(rows, args.batch, speed)
-    print(table, '', *goal, sep='\n')
-    out = osp.abspath(args.out) if args.out else osp.join(REPO, DEFAULT_OUT)
-    atomic_write_bytes(render_doc(command, table, goal, args, started,
-                                  load_at_start).encode(), out)
-    print(f'\nwrote {out}')
+    print(format_table(rows, args.batch, speed), '',
+          *goal_lines(rows, args.batch, speed), sep='\n')
+    run = Run(command=command,
+              started=started.strftime('%Y-%m-%d %H:%M UTC'),
+              minutes=round(minutes_since(started), 1),
+              machine=machine_lines(load_at_start), batch=args.batch,
+              repeats=args.repeats, speed=speed)
+    runs = [run]
+    if record is not None:
+        rows, runs = merge_with_record(rows, run, record)
+    write_outputs(rows, runs, out)
+    print(f'\nwrote {out} and {osp.basename(record_path(out))}')
     return 0
 
 

@@ -1,5 +1,6 @@
 from .res2net import Res2Net
 from .resnest import ResNeSt
 from .resnext import ResNeXt
+from .swin import SwinTransformer
 
-__all__ = ['Res2Net', 'ResNeSt', 'ResNeXt']
+__all__ = ['Res2Net', 'ResNeSt', 'ResNeXt', 'SwinTransformer']

@@ -1,0 +1,233 @@
+"""Swin-T backbone speed: mmzoo against mmseg's SwinTransformer and timm's
+Swin-T (with PyTorch's fused scaled_dot_product_attention), all three with
+the same weights.
+
+    python benchmarks/swin_backbone.py [--batch 2] [--size 224]
+        [--repeats 10] [--warmup 3] [--gpu-batch 16]
+
+CPU: inference (eval, no_grad) at ``--batch`` × 3 × size², also of our
+backbone on mmzoo.ops' pure-PyTorch references ('ours-ref'). GPU (skipped
+without CUDA): one training step (forward, backward, AdamW step) of ours
+and mmseg's at ``--gpu-batch``. The models are first checked to give the
+same features; then they run in turn (A/B/C, ...) after ``--warmup``
+untimed calls each, and each prints the median of ``--repeats`` timings and
+``ratio = baseline / ours`` (above 1: ours is faster).
+"""
+import argparse
+import contextlib
+import os
+import os.path as osp
+import platform
+import re
+import statistics
+import sys
+import time
+from collections import OrderedDict
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import mmzoo.ops  # noqa: E402
+from mmzoo.models import SwinTransformer  # noqa: E402
+from mmzoo.models.backbones import swin  # noqa: E402
+from mmzoo.ops._library import extension_loaded  # noqa: E402
+from tools.model_converters.swin2mmzoo import convert  # noqa: E402
+
+FEATURES = dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24])
+
+
+def official_state(timm_model) -> OrderedDict:
+    """timm's Swin-T weights in the official layout (timm's
+    checkpoint_filter_fn inverted); buffers are left out."""
+    state = OrderedDict()
+    for key, value in timm_model.state_dict().items():
+        key = re.sub(r'^layers\.(\d+)\.downsample',
+                     lambda m: f'layers.{int(m.group(1)) - 1}.downsample',
+                     key)
+        state[key.replace('head.fc.', 'head.')] = value
+    return state
+
+
+def to_mmseg(state_dict) -> dict:
+    """mmzoo's keys -> mmseg's, whose patch merging (nn.Unfold) orders the
+    4C channels as (C, 2, 2) instead of the official (2 × 2, C)."""
+    out = {}
+    for key, value in state_dict.items():
+        key = key.replace('patch_embed.proj.', 'patch_embed.projection.')
+        key = key.replace('.attn.', '.attn.w_msa.')
+        if 'downsample.reduction' in key:
+            o, i = value.shape
+            value = value.reshape(o, 4, i // 4)[:, [0, 2, 1, 3]]
+            value = value.transpose(1, 2).reshape(o, i)
+        elif 'downsample.norm' in key:
+            value = value.reshape(4, -1)[[0, 2, 1, 3]].t().reshape(-1)
+        out[key] = value
+    return out
+
+
+def build_models():
+    import timm
+    from mmseg.models.backbones import SwinTransformer as MMSegSwin
+    torch.manual_seed(0)
+    timm_model = timm.create_model('swin_tiny_patch4_window7_224',
+                                   pretrained=False, num_classes=0)
+    for m in timm_model.modules():
+        if hasattr(m, 'fused_attn'):
+            m.fused_attn = True  # timm's SDPA path
+    state = official_state(timm_model)
+    state['head.weight'] = torch.zeros(1, 768)  # convert() wants a head
+    state['head.bias'] = torch.zeros(1)
+    converted, _ = convert(state)
+    ours = SwinTransformer('tiny', drop_path_rate=0.)
+    ours.load_state_dict({k[9:]: v for k, v in converted.items()
+                          if k.startswith('backbone.')}, strict=False)
+    mmseg = MMSegSwin(**FEATURES, drop_path_rate=0.,
+                      out_indices=(0, 1, 2, 3))
+    missing, unexpected = mmseg.load_state_dict(
+        to_mmseg(ours.state_dict()), strict=False)
+    assert not unexpected and all(
+        k.endswith('relative_position_index') for k in missing), missing
+    return ours, mmseg, timm_model
+
+
+def check_same_outputs(ours, mmseg, timm_model, size):
+    """Stop unless the three compute the same features."""
+    for m in (ours, mmseg, timm_model):
+        m.eval()
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        a, b, t = ours(x), mmseg(x), timm_model.forward_features(x)
+        torch.testing.assert_close(a[3], t.permute(0, 3, 1, 2), atol=1e-4,
+                                   rtol=1e-4)
+        # At 224² mmseg shifts the single 7×7 window of the last stage
+        # (the official classifier and ours do not): compare stages 0-2
+        # there, and all four where every stage exceeds one window.
+        for i in range(3):
+            torch.testing.assert_close(a[i], b[i], atol=1e-4, rtol=1e-4)
+        x = torch.randn(1, 3, 256, 288)
+        for u, v in zip(ours(x), mmseg(x)):
+            torch.testing.assert_close(u, v, atol=1e-4, rtol=1e-4)
+    print(f'outputs agree (ours vs timm: last stage at {size}²; ours vs '
+          'mmseg: stages 0-2 at that size, all four at 256×288)')
+
+
+def time_in_turn(fns: dict, warmup: int, repeats: int, sync=lambda: None):
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    sync()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def report(title, medians, peaks=None):
+    print(f'\n{title}')
+    ours = medians['ours']
+    for name, median in medians.items():
+        line = f'  {name:8s} median {median * 1e3:9.1f} ms'
+        if peaks:
+            line += f'   peak {peaks[name] / 2**20:8.0f} MiB'
+        if name != 'ours':
+            line += f'   ratio = {name} / ours = {median / ours:.2f}'
+        print(line)
+
+
+@contextlib.contextmanager
+def reference_ops():
+    """Run our backbone on the pure-PyTorch references of mmzoo.ops
+    instead of the compiled kernels."""
+    names = ('window_attention', 'window_partition', 'window_reverse')
+    compiled = {name: getattr(swin, name) for name in names}
+    for name in names:
+        setattr(swin, name, getattr(mmzoo.ops, f'{name}_reference'))
+    try:
+        yield
+    finally:
+        for name, fn in compiled.items():
+            setattr(swin, name, fn)
+
+
+def run_with_reference_ops(model, x):
+    with reference_ops():
+        return model(x)
+
+
+def cpu_inference(models, args):
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    calls = {
+        'ours': lambda: models[0](x),
+        'mmseg': lambda: models[1](x),
+        'timm': lambda: models[2].forward_features(x),
+        # the same backbone with mmzoo.ops' pure-PyTorch references
+        'ours-ref': lambda: run_with_reference_ops(models[0], x),
+    }
+    with torch.no_grad():
+        medians = time_in_turn(calls, args.warmup, args.repeats)
+    report(f'CPU inference, batch {args.batch}, {args.size}², '
+           f'{torch.get_num_threads()} threads', medians)
+
+
+def gpu_training(models, args):
+    if not torch.cuda.is_available():
+        print('\nGPU training step: skipped (no CUDA device)')
+        return
+    device = torch.device('cuda')
+    x = torch.randn(args.gpu_batch, 3, args.size, args.size, device=device)
+    calls, peaks = {}, {}
+    for name, model in (('ours', models[0]), ('mmseg', models[1])):
+        model.to(device).train()
+        optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step(model=model, optim=optim):
+            optim.zero_grad(set_to_none=True)
+            loss = sum(o.float().square().mean() for o in model(x))
+            loss.backward()
+            optim.step()
+        calls[name] = step
+    medians = time_in_turn(calls, args.warmup, args.repeats,
+                           sync=torch.cuda.synchronize)
+    for name, fn in calls.items():
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        peaks[name] = torch.cuda.max_memory_allocated()
+    report(f'GPU training step (forward, backward, AdamW), batch '
+           f'{args.gpu_batch}, {args.size}², '
+           f'{torch.cuda.get_device_name()}', medians, peaks)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--gpu-batch', type=int, default=16)
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+
+    print(f'torch {torch.__version__}, Python {platform.python_version()}, '
+          f'{platform.processor() or platform.machine()}; mmzoo._ext '
+          f'{"built" if extension_loaded() else "NOT built (reference ops)"}')
+    print('load average (1, 5, 15 min) at start: %.2f, %.2f, %.2f'
+          % os.getloadavg())
+    models = build_models()
+    check_same_outputs(*models, args.size)
+    cpu_inference(models, args)
+    gpu_training(models, args)
+    print('\nload average (1, 5, 15 min) at end: %.2f, %.2f, %.2f'
+          % os.getloadavg())
+
+
+if __name__ == '__main__':
+    main()

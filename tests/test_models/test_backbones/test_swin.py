@@ -1,0 +1,413 @@
+"""Swin Transformer against the official parameter counts (timm's ports of
+the official models), an explicitly padded pure-PyTorch reference written
+here, mmseg's SwinTransformer given the same weights, and the upstream
+registries."""
+import glob
+import os.path as osp
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import DefaultScope, init_default_scope
+
+import mmzoo.ops
+from mmzoo.models import SwinTransformer
+from mmzoo.registry import MODELS
+
+CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/swin')
+
+# Published parameters (millions, rounded) of the ImageNet-1k classifiers,
+# official README (github microsoft/Swin-Transformer); L is the 22k->1k
+# model. timm's ports of the official models give the exact counts.
+PUBLISHED_PARAMS = {'tiny': 28, 'small': 50, 'base': 88, 'large': 197}
+TIMM_NAMES = {a: f'swin_{a}_patch4_window7_224' for a in PUBLISHED_PARAMS}
+OFFICIAL_TINY_PARAMS = 28_288_354
+
+# A narrow Swin, fast on CPU but with every feature of the real ones.
+SMALL_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_classifier(arch):
+    cfg = Config.fromfile(osp.join(CONFIGS, f'swin-{arch}_16xb64_in1k.py'))
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('arch', sorted(PUBLISHED_PARAMS))
+def test_classifier_parameter_count_matches_official(arch):
+    timm = pytest.importorskip('timm')
+    # Shapes alone decide the count: build on the meta device.
+    with torch.device('meta'):
+        ours = num_params(build_classifier(arch))
+        official = num_params(timm.create_model(
+            TIMM_NAMES[arch], pretrained=False, num_classes=1000))
+    assert ours == official
+    assert round(ours / 1e6) == PUBLISHED_PARAMS[arch]
+    if arch == 'tiny':
+        assert ours == OFFICIAL_TINY_PARAMS
+
+
+def test_every_classification_config_is_covered():
+    names = {osp.basename(p).split('_')[0][len('swin-'):]
+             for p in glob.glob(osp.join(CONFIGS, 'swin-*_in1k.py'))}
+    assert names == set(PUBLISHED_PARAMS)
+
+
+def small_swin(**kwargs):
+    kwargs.setdefault('drop_path_rate', 0.)
+    torch.manual_seed(0)
+    model = SwinTransformer(arch=SMALL_ARCH, **kwargs)
+    for m in model.modules():  # non-trivial norms, so a swapped one shows
+        if isinstance(m, torch.nn.LayerNorm):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model
+
+
+def test_output_shapes_and_strides_for_any_input_size():
+    model = small_swin().eval()
+    outs = model(torch.rand(1, 3, 97, 131))
+    # ceil(97 / 4) = 25, then halved with rounding up at each merge
+    assert [tuple(o.shape) for o in outs] == [
+        (1, 16, 25, 33), (1, 32, 13, 17), (1, 64, 7, 9), (1, 128, 4, 5)]
+    assert model.out_channels == (16, 32, 64, 128)
+    outs = small_swin(out_indices=(1, 3)).eval()(torch.rand(2, 3, 64, 96))
+    assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 12),
+                                              (2, 128, 2, 3)]
+
+
+# ---------------------------------------------------------------------------
+# An independent reference: the official (detection/segmentation) Swin
+# forward with explicit zero padding, torch.roll, view-based partition and
+# the official slice-built mask, reading the weights of our modules.
+
+
+def ref_mask(Hp, Wp, ws, s):
+    img = torch.zeros(Hp, Wp)
+    cuts = (slice(0, -ws), slice(-ws, -s), slice(-s, None))
+    n = 0
+    for h in cuts:
+        for w in cuts:
+            img[h, w] = n
+            n += 1
+    win = img.view(Hp // ws, ws, Wp // ws, ws).permute(0, 2, 1, 3)
+    win = win.reshape(-1, ws * ws)
+    diff = win[:, None, :] - win[:, :, None]
+    return diff.ne(0).float() * -100.0
+
+
+def ref_block(block, x, ws, shift):
+    B, H, W, C = x.shape
+    attn = block.attn
+    heads = attn.num_heads
+    y = F.layer_norm(x, (C, ), block.norm1.weight, block.norm1.bias)
+    Hp, Wp = -(-H // ws) * ws, -(-W // ws) * ws
+    y = F.pad(y, (0, 0, 0, Wp - W, 0, Hp - H))
+    if shift:
+        y = torch.roll(y, (-shift, -shift), (1, 2))
+    win = y.view(B, Hp // ws, ws, Wp // ws, ws, C).permute(0, 1, 3, 2, 4, 5)
+    win = win.reshape(-1, ws * ws, C)
+    N = ws * ws
+    qkv = F.linear(win, attn.qkv.weight, attn.qkv.bias)
+    q, k, v = qkv.view(-1, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+    scores = q @ k.transpose(-2, -1) * (C // heads)**-0.5
+    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
+                                        indexing='ij')).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + ws - 1
+    index = rel[..., 0] * (2 * ws - 1) + rel[..., 1]
+    bias = attn.relative_position_bias_table[index.view(-1)].view(N, N, -1)
+    scores = scores + bias.permute(2, 0, 1)
+    if shift:
+        mask = ref_mask(Hp, Wp, ws, shift)
+        scores = (scores.view(B, -1, heads, N, N) + mask[None, :, None])
+        scores = scores.view(-1, heads, N, N)
+    out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(-1, N, C)
+    out = F.linear(out, attn.proj.weight, attn.proj.bias)
+    out = out.view(B, Hp // ws, Wp // ws, ws, ws, C).permute(0, 1, 3, 2, 4, 5)
+    out = out.reshape(B, Hp, Wp, C)
+    if shift:
+        out = torch.roll(out, (shift, shift), (1, 2))
+    x = x + out[:, :H, :W]
+    fc1, fc2 = block.ffn.layers[0][0], block.ffn.layers[1]
+    y = F.layer_norm(x, (C, ), block.norm2.weight, block.norm2.bias)
+    return x + F.linear(F.gelu(F.linear(y, fc1.weight, fc1.bias)),
+                        fc2.weight, fc2.bias)
+
+
+def ref_merge(merge, x):
+    B, H, W, C = x.shape
+    x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+                   x[:, 1::2, 1::2]], -1)
+    x = F.layer_norm(x, (4 * C, ), merge.norm.weight, merge.norm.bias)
+    return F.linear(x, merge.reduction.weight)
+
+
+def ref_forward(model, img, ws=7):
+    pe = model.patch_embed
+    img = F.pad(img, (0, -img.shape[3] % 4, 0, -img.shape[2] % 4))
+    x = F.conv2d(img, pe.proj.weight, pe.proj.bias, stride=4)
+    x = x.permute(0, 2, 3, 1)
+    x = F.layer_norm(x, (x.shape[-1], ), pe.norm.weight, pe.norm.bias)
+    outs = []
+    for i, stage in enumerate(model.stages):
+        H, W = x.shape[1:3]
+        # The official classifier's rule: no shift in a one-window map.
+        shift = ws // 2 if max(H, W) > ws else 0
+        for j, block in enumerate(stage.blocks):
+            x = ref_block(block, x, ws, shift if j % 2 else 0)
+        if i in model.out_indices:
+            norm = getattr(model, f'norm{i}')
+            out = F.layer_norm(x, (x.shape[-1], ), norm.weight, norm.bias)
+            outs.append(out.permute(0, 3, 1, 2))
+        if stage.downsample is not None:
+            x = ref_merge(stage.downsample, x)
+    return outs
+
+
+@pytest.mark.parametrize('size', [(97, 131), (224, 224), (60, 200)])
+def test_matches_explicitly_padded_reference(size):
+    model = small_swin().eval()
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        for got, expected in zip(model(x), ref_forward(model, x)):
+            torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-4)
+
+
+def to_mmseg(state_dict):
+    """Our keys -> mmseg's SwinTransformer: the attention sits under
+    ``w_msa``, the embedding is ``projection``, and patch merging (an
+    nn.Unfold there) orders its 4C channels as (C, 2, 2) rather than the
+    official (2 × 2 positions, C)."""
+    out = {}
+    for key, value in state_dict.items():
+        key = key.replace('patch_embed.proj.', 'patch_embed.projection.')
+        key = key.replace('.attn.', '.attn.w_msa.')
+        if 'downsample.reduction' in key:
+            o, i = value.shape
+            value = value.reshape(o, 4, i // 4)[:, [0, 2, 1, 3]]
+            value = value.transpose(1, 2).reshape(o, i)
+        elif 'downsample.norm' in key:
+            value = value.reshape(4, -1)[[0, 2, 1, 3]].t().reshape(-1)
+        out[key] = value
+    return out
+
+
+def test_equals_mmseg_swin_given_the_same_weights():
+    from mmseg.models.backbones import SwinTransformer as MMSegSwin
+    ours = small_swin().eval()
+    mmseg = MMSegSwin(
+        embed_dims=16, depths=SMALL_ARCH['depths'],
+        num_heads=SMALL_ARCH['num_heads'], window_size=7,
+        drop_path_rate=0., out_indices=(0, 1, 2, 3))
+    mmseg.eval()  # mmseg's train() returns None: no chaining
+    missing, unexpected = mmseg.load_state_dict(
+        to_mmseg(ours.state_dict()), strict=False)
+    assert not unexpected
+    assert all(k.endswith('relative_position_index') for k in missing)
+    # Every stage larger than one window (mmseg shifts even a single
+    # window, which the official classifier does not), and no stage a
+    # multiple of the window, so every block pads.
+    x = torch.randn(1, 3, 256, 288)
+    with torch.no_grad():
+        for a, b in zip(ours(x), mmseg(x)):
+            torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
+def test_frozen_stages():
+    model = small_swin(frozen_stages=2)
+    assert model.train() is model  # the nn.Module contract
+    frozen = [model.patch_embed, model.stages[0], model.stages[1],
+              model.norm0, model.norm1]
+    for module in frozen:
+        assert all(not p.requires_grad for p in module.parameters())
+        assert not any(m.training for m in module.modules())
+    for module in (model.stages[2], model.stages[3], model.norm2):
+        assert all(p.requires_grad for p in module.parameters())
+        assert all(m.training for m in module.modules())
+
+
+def test_with_cp_gives_same_outputs_and_gradients():
+    plain = small_swin(out_indices=(3, ))
+    checkpointed = small_swin(out_indices=(3, ), with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 60, 44, requires_grad=True)
+    outs = [m(x)[0] for m in (plain, checkpointed)]
+    torch.testing.assert_close(outs[0], outs[1])
+    grads = [torch.autograd.grad(o.square().sum(), [x, *m.parameters()])
+             for o, m in zip(outs, (plain, checkpointed))]
+    for g_plain, g_cp in zip(*grads):
+        torch.testing.assert_close(g_plain, g_cp)
+
+
+def test_drop_path_acts_in_training_only():
+    model = small_swin(drop_path_rate=0.5, out_indices=(3, ))
+    without = small_swin(drop_path_rate=0., out_indices=(3, ))
+    without.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(model.eval()(x)[0], without.eval()(x)[0])
+    torch.manual_seed(1)
+    assert not torch.allclose(model.train()(x)[0], without(x)[0], atol=1e-3)
+
+
+def test_compiled_ops_and_reference_agree(monkeypatch):
+    """Same outputs and gradients with the compiled ops and with the
+    pure-PyTorch references of mmzoo.ops swapped in."""
+    from mmzoo.models.backbones import swin
+    from mmzoo.ops._library import extension_loaded
+    if not extension_loaded():
+        pytest.skip('mmzoo._ext is not built')
+    # float64 (the CPU kernels take it), so that only real differences
+    # show above rounding
+    model = small_swin(out_indices=(0, 3)).double()
+    x = torch.randn(2, 3, 57, 75, dtype=torch.float64)
+
+    def run():
+        outs = model(x)
+        loss = sum(o.square().sum() for o in outs)
+        return outs, torch.autograd.grad(loss, list(model.parameters()))
+
+    compiled = run()
+    for name in ('window_attention', 'window_partition', 'window_reverse'):
+        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
+                                                f'{name}_reference'))
+    reference = run()
+    for a, b in zip(compiled[0] + compiled[1], reference[0] + reference[1]):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
+
+
+def test_flop_handle_counts_what_mmpretrain_swin_counts():
+    """FlopAnalyzer cannot see inside the compiled attention; with
+    window_attention_flop_jit registered, Swin-T's MACs equal those of
+    mmpretrain's Swin-T, whose attention is plain matmuls."""
+    from mmengine.analysis import FlopAnalyzer
+    from mmpretrain.models import SwinTransformer as PretrainSwin
+    from mmzoo.ops._library import extension_loaded
+    if not extension_loaded():
+        pytest.skip('mmzoo._ext is not built')
+    x = torch.randn(1, 3, 224, 224)
+
+    def macs(model, handles=()):
+        analyzer = FlopAnalyzer(model, (x, ))
+        analyzer.unsupported_ops_warnings(False)
+        for name, handle in handles:
+            analyzer.set_op_handle(name, handle)
+        return analyzer.total()
+
+    ours = SwinTransformer(arch='tiny', out_indices=(3, ))
+    theirs = PretrainSwin(arch='tiny', out_indices=(3, ))
+    # mmpretrain's train() returns None, so no eval() chain there.
+    ours.eval()
+    theirs.eval()
+    handle = [('mmzoo::window_attention_fwd',
+               mmzoo.ops.window_attention_flop_jit)]
+    assert macs(ours) < macs(theirs)
+    assert macs(ours, handle) == macs(theirs)
+
+
+def test_shift_masks_are_cached_per_size_and_device():
+    stage = small_swin().stages[0]
+    mask = stage.shift_mask(20, 30, torch.device('cpu'))
+    assert mask.shape == (3 * 5, 49, 49)
+    assert stage.shift_mask(15, 29, torch.device('cpu')) is mask
+    assert stage.shift_mask(22, 30, torch.device('cpu')) is not mask
+
+
+def test_pretrained_loads_weights(tmp_path):
+    source = small_swin()
+    path = tmp_path / 'swin.pth'
+    torch.save(dict(state_dict=source.state_dict()), path)
+    model = SwinTransformer(arch=SMALL_ARCH, pretrained=str(path))
+    model.init_weights()
+    for a, b in zip(model.state_dict().values(),
+                    source.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match='pretrained or init_cfg'):
+        SwinTransformer(pretrained=str(path), init_cfg=dict(type='Normal'))
+
+
+def test_default_init_is_the_official_one():
+    """Linear weights N(0, 0.02²) (truncated at ±2, as the official
+    trunc_normal_), zero biases, unit LayerNorms, N(0, 0.02²) tables."""
+    model = SwinTransformer(arch=SMALL_ARCH)
+    for m in model.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            m.weight.data.fill_(3.)
+    model.init_weights()
+    attn = model.stages[2].blocks[0].attn
+    for weight in (attn.qkv.weight, attn.relative_position_bias_table):
+        assert 0.017 < weight.std() < 0.023
+        assert abs(weight.mean()) < 0.003
+    assert torch.all(attn.qkv.bias == 0)
+    assert torch.all(model.stages[2].blocks[0].norm1.weight == 1)
+
+
+def test_invalid_arguments_are_named():
+    with pytest.raises(KeyError, match="invalid arch 'huge'"):
+        SwinTransformer(arch='huge')
+    with pytest.raises(KeyError, match='num_heads'):
+        SwinTransformer(arch=dict(embed_dims=96, depths=(2, 2)))
+    with pytest.raises(ValueError, match='out_indices'):
+        SwinTransformer(out_indices=(4, ))
+    with pytest.raises(ValueError, match='frozen_stages'):
+        SwinTransformer(frozen_stages=5)
+    with pytest.raises(ValueError, match='not divisible by num_heads'):
+        SwinTransformer(arch=dict(embed_dims=10, depths=(2, ),
+                                  num_heads=(3, )), out_indices=(0, ))
+
+
+# A user's config of each toolbox, inheriting its shipped Swin config and
+# swapping in ours.
+USER_CONFIGS = {
+    'mmseg': """
+        _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
+        custom_imports = dict(imports=['mmzoo.models'],
+                              allow_failed_imports=False)
+        model = dict(backbone=dict(_delete_=True,
+                                   type='mmzoo.SwinTransformer',
+                                   arch='tiny', drop_path_rate=0.3))
+        """,  # noqa: E501
+    'mmdet': """
+        _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
+        custom_imports = dict(imports=['mmzoo.models'],
+                              allow_failed_imports=False)
+        model = dict(backbone=dict(_delete_=True,
+                                   type='mmzoo.SwinTransformer',
+                                   arch='tiny', drop_path_rate=0.2))
+        """,
+    'mmpretrain': """
+        _base_ = 'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py'
+        custom_imports = dict(imports=['mmzoo.models'],
+                              allow_failed_imports=False)
+        model = dict(backbone=dict(_delete_=True,
+                                   type='mmzoo.SwinTransformer',
+                                   arch='tiny', out_indices=(3, )))
+        """,
+}
+
+
+@pytest.mark.parametrize('toolbox', sorted(USER_CONFIGS))
+def test_builds_from_upstream_configs(toolbox, tmp_path):
+    cfg_file = tmp_path / f'{toolbox}_swin.py'
+    cfg_file.write_text(textwrap.dedent(USER_CONFIGS[toolbox]))
+    cfg = Config.fromfile(str(cfg_file))
+    previous = DefaultScope.get_current_instance()
+    init_default_scope(toolbox)
+    try:
+        model = MODELS.build(cfg.model)
+    finally:
+        if previous is not None:
+            init_default_scope(previous.scope_name)
+    assert type(model).__module__.startswith(toolbox)
+    assert isinstance(model.backbone, SwinTransformer)
+    with torch.no_grad():
+        outs = model.backbone.eval()(torch.rand(1, 3, 64, 64))
+    expected = [(96, 16), (192, 8), (384, 4), (768, 2)]
+    if toolbox == 'mmpretrain':
+        expected = expected[3:]
+    assert [(o.shape[1], o.shape[2]) for o in outs] == expected
