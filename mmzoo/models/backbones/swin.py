@@ -22,6 +22,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmzoo.ops import (shift_window_mask, window_attention, window_partition,
                        window_reverse)
 from mmzoo.registry import MODELS
+from ..utils.freeze import freeze
 
 
 def relative_position_index(window_size: int) -> torch.Tensor:
@@ -368,7 +369,7 @@ class SwinTransformer(BaseModule):
                     qkv_bias=qkv_bias, act_cfg=act_cfg, norm_cfg=norm_cfg))
         for i in self.out_indices:
             self.add_module(f'norm{i}', build_norm_layer(norm_cfg, dims[i])[1])
-        self._freeze_stages()
+        freeze(self._frozen_modules())
 
     def _arch(self, arch: Union[str, dict]) -> dict:
         if isinstance(arch, str):
@@ -392,12 +393,6 @@ class SwinTransformer(BaseModule):
             if i in self.out_indices:
                 yield getattr(self, f'norm{i}')
 
-    def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
     def forward(self, x: torch.Tensor) -> tuple:
         x = self.patch_embed(x)
         outs = []
@@ -410,5 +405,5 @@ class SwinTransformer(BaseModule):
 
     def train(self, mode: bool = True) -> 'SwinTransformer':
         super().train(mode)
-        self._freeze_stages()
+        freeze(self._frozen_modules())
         return self

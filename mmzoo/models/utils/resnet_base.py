@@ -14,6 +14,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .freeze import freeze
+
 
 def build_stem(in_channels: int, stem_channels: int, deep_stem: bool,
                conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Sequential:
@@ -168,7 +170,7 @@ class ResNetBase(BaseModule):
             self.res_layers.append(name)
         self.out_channels = tuple(base_channels * 2**i * self.expansion
                                   for i in self.out_indices)
-        self._freeze_stages()
+        freeze(self._frozen_modules())
 
     def make_block(self, inplanes: int, planes: int, *, stage: int,
                    index: int, stride: int, dilation: int,
@@ -184,12 +186,6 @@ class ResNetBase(BaseModule):
         for i in range(1, self.frozen_stages + 1):
             yield getattr(self, f'layer{i}')
 
-    def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
     def forward(self, x: torch.Tensor) -> tuple:
         x = self.stem(x)
         outs = []
@@ -201,7 +197,7 @@ class ResNetBase(BaseModule):
 
     def train(self, mode: bool = True) -> 'ResNetBase':
         super().train(mode)
-        self._freeze_stages()
+        freeze(self._frozen_modules())
         if mode and self.norm_eval:
             for m in self.modules():
                 if isinstance(m, _BatchNorm):
