@@ -98,9 +98,10 @@ RUNNER_CONSTRUCTORS = _registry('runner constructor',
                                 MMENGINE_RUNNER_CONSTRUCTORS)
 LOOPS = _registry('loop', MMENGINE_LOOPS)
 HOOKS = _registry('hook', MMENGINE_HOOKS, ['mmzoo.engine.hooks'])
-DATASETS = _registry('dataset', MMENGINE_DATASETS)
+DATASETS = _registry('dataset', MMENGINE_DATASETS, ['mmzoo.datasets'])
 DATA_SAMPLERS = _registry('data sampler', MMENGINE_DATA_SAMPLERS)
-TRANSFORMS = _registry('transform', MMENGINE_TRANSFORMS)
+TRANSFORMS = _registry('transform', MMENGINE_TRANSFORMS,
+                       ['mmzoo.datasets.transforms'])
 MODELS = _registry('model', MMENGINE_MODELS, ['mmzoo.models'])
 MODEL_WRAPPERS = _registry('model_wrapper', MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = _registry('weight initializer',
@@ -110,10 +111,11 @@ OPTIM_WRAPPERS = _registry('optim_wrapper', MMENGINE_OPTIM_WRAPPERS)
 OPTIM_WRAPPER_CONSTRUCTORS = _registry('optimizer wrapper constructor',
                                        MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
 PARAM_SCHEDULERS = _registry('parameter scheduler', MMENGINE_PARAM_SCHEDULERS)
-METRICS = _registry('metric', MMENGINE_METRICS)
+METRICS = _registry('metric', MMENGINE_METRICS, ['mmzoo.evaluation'])
 EVALUATOR = _registry('evaluator', MMENGINE_EVALUATOR)
 TASK_UTILS = _registry('task util', MMENGINE_TASK_UTILS)
-VISUALIZERS = _registry('visualizer', MMENGINE_VISUALIZERS)
+VISUALIZERS = _registry('visualizer', MMENGINE_VISUALIZERS,
+                        ['mmzoo.visualization'])
 VISBACKENDS = _registry('vis_backend', MMENGINE_VISBACKENDS)
 LOG_PROCESSORS = _registry('log_processor', MMENGINE_LOG_PROCESSORS)
 INFERENCERS = _registry('inferencer', MMENGINE_INFERENCERS)

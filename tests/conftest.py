@@ -26,3 +26,9 @@ def synthetic_imagenet(tmp_path_factory):
 def synthetic_coco(tmp_path_factory):
     return _make('coco', tmp_path_factory.mktemp('data'), '--num-train', 12,
                  '--num-val', 4, '--size', 128)
+
+
+@pytest.fixture(scope='session')
+def synthetic_levircd(tmp_path_factory):
+    return _make('levircd', tmp_path_factory.mktemp('data'), '--num-train',
+                 16, '--num-val', 4, '--num-test', 4, '--size', 128)

@@ -16,6 +16,22 @@ from mmzoo.utils.fileio import atomic_write_bytes
 Rule = Tuple[str, str]
 
 
+# torchvision's ResNet/ResNeXt keys -> mmzoo's (ResNetBase layout), for
+# re.sub; the first match wins. Shared by resnet2mmzoo and resnext2mmzoo.
+TORCHVISION_RESNET_RULES = [
+    (r'^fc\.(\w+)$', r'head.fc.\1'),
+    (r'^conv1\.weight$', 'backbone.stem.0.conv.weight'),
+    (r'^bn1\.(\w+)$', r'backbone.stem.0.bn.\1'),
+    (r'^(layer\d+\.\d+)\.conv([123])\.weight$',
+     r'backbone.\1.conv\2.conv.weight'),
+    (r'^(layer\d+\.\d+)\.bn([123])\.(\w+)$', r'backbone.\1.conv\2.bn.\3'),
+    (r'^(layer\d+\.\d+)\.downsample\.0\.weight$',
+     r'backbone.\1.shortcut.proj.conv.weight'),
+    (r'^(layer\d+\.\d+)\.downsample\.1\.(\w+)$',
+     r'backbone.\1.shortcut.proj.bn.\2'),
+]
+
+
 class ConversionError(ValueError):
     """The source checkpoint does not fit the target architecture."""
 

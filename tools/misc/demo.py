@@ -1,5 +1,6 @@
-"""`make demo`: generate a small ADE20K-layout dataset, train UperNet with a
-Res2Net-50 backbone on it, evaluate, and say where everything went.
+"""`make demo`: generate a small LEVIR-CD-style change-detection set, train
+STANet-PAM on it from scratch, evaluate on its test split, and say where
+everything went.
 
 Each run gets its own work dir, so earlier results are never overwritten.
 """
@@ -13,8 +14,11 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/res2net/upernet_res2net50-26w4s_1xb4-500iter_synthade20k-96x96.py'
-DATA = 'data/synthetic_ade20k'
+CONFIG = 'configs/stanet/stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py'
+DATA = 'data/synthetic_levircd'
+# Pairs per split; the generator's layout is LEVIR-CD's.
+SPLITS = dict(train=48, val=8, test=16)
+METRICS = ('precision', 'recall', 'f1', 'iou', 'oa', 'kappa')
 
 
 def run(*args):
@@ -29,37 +33,48 @@ def latest(pattern):
     return found[-1]
 
 
+def make_data():
+    if osp.isdir(osp.join(REPO, DATA)):
+        return
+    # Generated aside and moved in whole: an interrupted run leaves no
+    # half-written dataset behind for the next one to train on.
+    partial = DATA + '.partial'
+    shutil.rmtree(osp.join(REPO, partial), ignore_errors=True)
+    counts = [arg for split, n in SPLITS.items()
+              for arg in (f'--num-{split}', n)]
+    run('tools/dataset_converters/make_synthetic_levircd.py', partial,
+        '--size', 256, *counts)
+    os.replace(osp.join(REPO, partial), osp.join(REPO, DATA))
+
+
 def main():
     start = time.time()
-    if not osp.isdir(osp.join(REPO, DATA)):
-        # Generated aside and moved in whole: an interrupted run leaves no
-        # half-written dataset behind for the next one to train on.
-        partial = DATA + '.partial'
-        shutil.rmtree(osp.join(REPO, partial), ignore_errors=True)
-        run('tools/dataset_converters/make_synthetic_ade20k.py', partial,
-            '--num-train', 160, '--num-val', 20, '--size', 128)
-        os.replace(osp.join(REPO, partial), osp.join(REPO, DATA))
+    make_data()
     work_dir = osp.join('work_dirs', 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
     run('tools/train.py', CONFIG, '--work-dir', work_dir)
     checkpoint = latest(osp.join(work_dir, 'iter_*.pth'))
-    pictures = osp.join(work_dir, 'predictions')
-    run('tools/test.py', CONFIG, checkpoint, '--work-dir',
-        osp.join(work_dir, 'test'), '--show-dir', pictures)
+    test_dir = osp.join(work_dir, 'test')
+    run('tools/test.py', CONFIG, checkpoint, '--work-dir', test_dir,
+        '--cfg-options', 'custom_hooks.1.num_pairs=16')
 
-    metrics_file = latest(osp.join(work_dir, 'test', '*', '*.json'))
-    with open(metrics_file) as f:
+    with open(latest(osp.join(test_dir, '*', '*.json'))) as f:
         metrics = json.load(f)
+    panels = sorted(glob.glob(osp.join(REPO, test_dir, '*', 'vis_data',
+                                       'vis_image', 'change_*.png')))
     print('\n' + '=' * 72)
     print(f'mmzoo demo finished in {time.time() - start:.0f} s')
-    print('validation metrics on the generated ADE20K-layout scenes:')
-    for key, value in metrics.items():
-        if key not in ('data_time', 'time'):
-            print(f'  {key:>5}: {value:.2f}')
+    print(f'STANet-PAM on the {SPLITS["test"]} generated test pairs '
+          '(change class, percent):')
+    for key in METRICS:
+        print(f'  {key:>9}: {metrics[key]:.2f}')
     print(f'checkpoint : {checkpoint}')
     print(f'train log  : {latest(osp.join(work_dir, "*", "*.log"))}')
-    print(f'test log   : {latest(osp.join(work_dir, "test", "*", "*.log"))}')
-    print(f'pictures   : {osp.join(REPO, pictures, "vis_data", "vis_image")}'
-          ' (ground truth | prediction, drawn over each image)')
+    print(f'test log   : {latest(osp.join(test_dir, "*", "*.log"))}')
+    if panels:
+        print(f'change maps: {osp.dirname(panels[0])} ({len(panels)} '
+              'panels: A | B | label | prediction | distance | overlay)')
+        for path in panels[:3]:
+            print(f'  {path}')
     print('=' * 72)
 
 

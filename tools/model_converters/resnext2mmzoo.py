@@ -12,25 +12,12 @@ backbone before anything is written.
 import sys
 
 import mmzoo.models  # noqa: F401  (registers ResNeXt)
-from mmzoo.utils.converter import (ConversionError, build_classifier,
+from mmzoo.utils.converter import (TORCHVISION_RESNET_RULES,
+                                   ConversionError, build_classifier,
                                    check_matches, key_shape, rename,
                                    run_cli)
 
 DEPTHS = {6: 50, 23: 101, 36: 152}  # blocks in stage 3 -> depth
-
-# (torchvision key pattern, mmzoo key template); the first match wins.
-RULES = [
-    (r'^fc\.(\w+)$', r'head.fc.\1'),
-    (r'^conv1\.weight$', 'backbone.stem.0.conv.weight'),
-    (r'^bn1\.(\w+)$', r'backbone.stem.0.bn.\1'),
-    (r'^(layer\d+\.\d+)\.conv([123])\.weight$',
-     r'backbone.\1.conv\2.conv.weight'),
-    (r'^(layer\d+\.\d+)\.bn([123])\.(\w+)$', r'backbone.\1.conv\2.bn.\3'),
-    (r'^(layer\d+\.\d+)\.downsample\.0\.weight$',
-     r'backbone.\1.shortcut.proj.conv.weight'),
-    (r'^(layer\d+\.\d+)\.downsample\.1\.(\w+)$',
-     r'backbone.\1.shortcut.proj.bn.\2'),
-]
 
 
 def infer_arch(state_dict: dict) -> dict:
@@ -58,7 +45,7 @@ def convert(state_dict: dict) -> tuple:
     """Convert and verify; returns (mmzoo state dict, arch)."""
     arch = infer_arch(state_dict)
     backbone = {k: v for k, v in arch.items() if k != 'num_classes'}
-    converted, unmatched = rename(state_dict, RULES)
+    converted, unmatched = rename(state_dict, TORCHVISION_RESNET_RULES)
     model = build_classifier(dict(type='mmzoo.ResNeXt', **backbone),
                              arch['num_classes'], in_channels=2048)
     check_matches(converted, unmatched, model.state_dict(),

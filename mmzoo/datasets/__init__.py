@@ -1,0 +1,4 @@
+from .levir_cd import LEVIRCDDataset
+from .transforms import *  # noqa: F401,F403
+
+__all__ = ['LEVIRCDDataset']

@@ -1,0 +1,3 @@
+from .sta_head import STAHead
+
+__all__ = ['STAHead']

@@ -1,0 +1,3 @@
+from .bcl_loss import BCLLoss
+
+__all__ = ['BCLLoss']

@@ -1,0 +1,3 @@
+from .stanet_fpn import STANetFPN
+
+__all__ = ['STANetFPN']
