@@ -22,7 +22,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmzoo.ops import (shift_window_mask, window_attention, window_partition,
                        window_reverse)
 from mmzoo.registry import MODELS
-from ..utils.freeze import freeze
+from ..utils.backbone import backbone_init_cfg, freeze
 
 
 def relative_position_index(window_size: int) -> torch.Tensor:
@@ -327,16 +327,10 @@ class SwinTransformer(BaseModule):
                  with_cp: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg=None) -> None:
-        if pretrained is not None:
-            if init_cfg is not None:
-                raise ValueError('give either pretrained or init_cfg, '
-                                 'not both')
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
-                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-            ]
+        init_cfg = backbone_init_cfg(pretrained, init_cfg, [
+            dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+            dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+        ])
         super().__init__(init_cfg=init_cfg)
         arch = self._arch(arch)
         depths, num_heads = arch['depths'], arch['num_heads']

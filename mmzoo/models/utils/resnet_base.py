@@ -14,7 +14,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .freeze import freeze
+from .backbone import backbone_init_cfg, freeze
 
 
 def build_stem(in_channels: int, stem_channels: int, deep_stem: bool,
@@ -117,18 +117,11 @@ class ResNetBase(BaseModule):
                  with_cp: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg=None) -> None:
-        if pretrained is not None:
-            if init_cfg is not None:
-                raise ValueError('give either pretrained or init_cfg, '
-                                 'not both')
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-                     nonlinearity='relu'),
-                dict(type='Constant', val=1,
-                     layer=['_BatchNorm', 'GroupNorm'])
-            ]
+        init_cfg = backbone_init_cfg(pretrained, init_cfg, [
+            dict(type='Kaiming', layer='Conv2d', mode='fan_out',
+                 nonlinearity='relu'),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ])
         super().__init__(init_cfg=init_cfg)
         num_stages = len(stage_blocks)
         if not (len(strides) == len(dilations) == num_stages):
