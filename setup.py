@@ -1,6 +1,8 @@
 import glob
 import os
 import os.path as osp
+import shutil
+import subprocess
 
 from setuptools import find_packages, setup
 
@@ -22,9 +24,36 @@ def parse_requirements(name: str) -> list:
         return [line for line in lines if line]
 
 
+def find_cuda_home():
+    """The CUDA toolkit's root: $CUDA_HOME, else where the nvcc on PATH
+    says it lives.
+
+    torch guesses the parent of nvcc's folder, which is wrong when nvcc is
+    a wrapper script outside the toolkit (/usr/local/bin/nvcc running
+    /usr/local/cuda-13.0/bin/nvcc): the link then fails on -lcudart. nvcc's
+    dry run prints its real top folder.
+    """
+    if os.environ.get('CUDA_HOME'):
+        return os.environ['CUDA_HOME']
+    nvcc = shutil.which('nvcc')
+    if nvcc is None:
+        return None
+    dry_run = subprocess.run(
+        [nvcc, '--dryrun', '-c', '-x', 'cu', os.devnull, '-o', os.devnull],
+        capture_output=True, text=True)
+    for line in (dry_run.stdout + dry_run.stderr).splitlines():
+        if line.startswith('#$ TOP='):
+            return osp.realpath(line[len('#$ TOP='):])
+    return osp.dirname(osp.dirname(osp.realpath(nvcc)))
+
+
 def cuda_wanted() -> bool:
     """MMZOO_WITH_CUDA=1 demands the CUDA kernels, 0 skips them; unset
     builds them when nvcc and a CUDA build of torch are present."""
+    cuda_home = find_cuda_home()
+    if cuda_home is not None:
+        # Read by torch.utils.cpp_extension when first imported, below.
+        os.environ['CUDA_HOME'] = cuda_home
     import torch
     from torch.utils.cpp_extension import CUDA_HOME
     available = torch.version.cuda is not None and CUDA_HOME is not None
