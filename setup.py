@@ -52,7 +52,6 @@ def cuda_wanted() -> bool:
     builds them when nvcc and a CUDA build of torch are present."""
     cuda_home = find_cuda_home()
     if cuda_home is not None:
-        # Read by torch.utils.cpp_extension when first imported, below.
         os.environ['CUDA_HOME'] = cuda_home
     import torch
     from torch.utils.cpp_extension import CUDA_HOME
@@ -71,6 +70,9 @@ def get_extensions() -> list:
 
     torch 2.14's headers need C++20, for nvcc too.
     """
+    # First: it sets CUDA_HOME, which torch.utils.cpp_extension reads once,
+    # when imported.
+    with_cuda = cuda_wanted()
     from torch.utils.cpp_extension import CppExtension, CUDAExtension
     sources = [osp.join(CSRC, 'ext.cpp')]
     sources += sorted(glob.glob(osp.join(CSRC, 'cpu', '*.cpp')))
@@ -79,7 +81,7 @@ def get_extensions() -> list:
     # the vectorised exp (csrc/common) become blends; no code here reads
     # floating-point exception flags.
     cxx = ['-O3', '-std=c++20', '-fopenmp', '-fno-trapping-math', '-g0']
-    if not cuda_wanted():
+    if not with_cuda:
         return [
             CppExtension(
                 'mmzoo._ext',
