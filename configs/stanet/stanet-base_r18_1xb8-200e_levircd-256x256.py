@@ -1,5 +1,5 @@
-# STANet base (no attention) on LEVIR-CD's 256x256 patches, trained as the official code:
-# batch 8, rotation 0-15 degrees, Adam 1e-3, 100 + 100 epochs.
+# STANet base (no attention) on LEVIR-CD's 256x256 patches, trained as the
+# official code: batch 8, rotation 0-15 degrees, Adam 1e-3, 100 + 100 epochs.
 _base_ = [
     '../_base_/models/stanet_r18.py', '../_base_/datasets/levircd.py',
     '../_base_/default_runtime_seg.py',
