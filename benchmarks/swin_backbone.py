@@ -33,7 +33,7 @@ import mmzoo.ops  # noqa: E402
 from mmzoo.models import SwinTransformer  # noqa: E402
 from mmzoo.models.backbones import swin  # noqa: E402
 from mmzoo.ops._library import extension_loaded  # noqa: E402
-from tools.model_converters.swin2mmzoo import convert  # noqa: E402
+from tools.model_converters.swin2mmzoo import convert, to_mmseg  # noqa: E402
 
 FEATURES = dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24])
 
@@ -48,23 +48,6 @@ def official_state(timm_model) -> OrderedDict:
                      key)
         state[key.replace('head.fc.', 'head.')] = value
     return state
-
-
-def to_mmseg(state_dict) -> dict:
-    """mmzoo's keys -> mmseg's, whose patch merging (nn.Unfold) orders the
-    4C channels as (C, 2, 2) instead of the official (2 × 2, C)."""
-    out = {}
-    for key, value in state_dict.items():
-        key = key.replace('patch_embed.proj.', 'patch_embed.projection.')
-        key = key.replace('.attn.', '.attn.w_msa.')
-        if 'downsample.reduction' in key:
-            o, i = value.shape
-            value = value.reshape(o, 4, i // 4)[:, [0, 2, 1, 3]]
-            value = value.transpose(1, 2).reshape(o, i)
-        elif 'downsample.norm' in key:
-            value = value.reshape(4, -1)[[0, 2, 1, 3]].t().reshape(-1)
-        out[key] = value
-    return out
 
 
 def build_models():

@@ -145,5 +145,25 @@ def convert(state_dict: dict) -> tuple:
     return converted, arch
 
 
+def to_mmseg(state_dict: dict) -> dict:
+    """mmzoo's backbone keys -> mmseg's SwinTransformer, for comparing the
+    two with the same weights (tests, benchmarks/swin_backbone.py): the
+    attention sits under ``w_msa``, the embedding is ``projection``, and
+    patch merging (an nn.Unfold there) orders its 4C channels as (C, 2, 2)
+    rather than the official (2 × 2 positions, C)."""
+    out = {}
+    for key, value in state_dict.items():
+        key = key.replace('patch_embed.proj.', 'patch_embed.projection.')
+        key = key.replace('.attn.', '.attn.w_msa.')
+        if 'downsample.reduction' in key:
+            o, i = value.shape
+            value = value.reshape(o, 4, i // 4)[:, [0, 2, 1, 3]]
+            value = value.transpose(1, 2).reshape(o, i)
+        elif 'downsample.norm' in key:
+            value = value.reshape(4, -1)[[0, 2, 1, 3]].t().reshape(-1)
+        out[key] = value
+    return out
+
+
 if __name__ == '__main__':
     sys.exit(run_cli(__doc__, convert))

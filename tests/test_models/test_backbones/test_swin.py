@@ -15,6 +15,7 @@ from mmengine.registry import DefaultScope, init_default_scope
 import mmzoo.ops
 from mmzoo.models import SwinTransformer
 from mmzoo.registry import MODELS
+from tools.model_converters.swin2mmzoo import to_mmseg
 
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/swin')
 
@@ -177,25 +178,6 @@ def test_matches_explicitly_padded_reference(size):
     with torch.no_grad():
         for got, expected in zip(model(x), ref_forward(model, x)):
             torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-4)
-
-
-def to_mmseg(state_dict):
-    """Our keys -> mmseg's SwinTransformer: the attention sits under
-    ``w_msa``, the embedding is ``projection``, and patch merging (an
-    nn.Unfold there) orders its 4C channels as (C, 2, 2) rather than the
-    official (2 × 2 positions, C)."""
-    out = {}
-    for key, value in state_dict.items():
-        key = key.replace('patch_embed.proj.', 'patch_embed.projection.')
-        key = key.replace('.attn.', '.attn.w_msa.')
-        if 'downsample.reduction' in key:
-            o, i = value.shape
-            value = value.reshape(o, 4, i // 4)[:, [0, 2, 1, 3]]
-            value = value.transpose(1, 2).reshape(o, i)
-        elif 'downsample.norm' in key:
-            value = value.reshape(4, -1)[[0, 2, 1, 3]].t().reshape(-1)
-        out[key] = value
-    return out
 
 
 def test_equals_mmseg_swin_given_the_same_weights():
