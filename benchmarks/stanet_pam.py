@@ -265,6 +265,9 @@ def main():
     parser.add_argument('--train-size', type=int, default=256)
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--skip-training', action='store_true')
+    parser.add_argument('--devices',
+                        default='cpu,cuda',
+                        help='comma-separated; cuda is skipped without a GPU')
     parser.add_argument('--worker', choices=['ours', 'official'],
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -276,17 +279,14 @@ def main():
           f'{args.threads} threads; PAM of {CHANNELS} channels, scales '
           '1, 2, 4, 8, forward+backward')
     ok = True
-    for case in parse_cases(args.cases):
-        ok &= bench_pam(case, torch.device('cpu'), args)
-    if not args.skip_training:
-        bench_training(torch.device('cpu'), args)
-    if torch.cuda.is_available():
+    for device in args.devices.split(','):
+        if device == 'cuda' and not torch.cuda.is_available():
+            print('CUDA: not available, GPU comparison skipped')
+            continue
         for case in parse_cases(args.cases):
-            ok &= bench_pam(case, torch.device('cuda'), args)
+            ok &= bench_pam(case, torch.device(device), args)
         if not args.skip_training:
-            bench_training(torch.device('cuda'), args)
-    else:
-        print('CUDA: not available, GPU comparison skipped')
+            bench_training(torch.device(device), args)
     sys.exit(0 if ok else 1)
 
 

@@ -7,8 +7,8 @@ the same weights.
 
 CPU: inference (eval, no_grad) at ``--batch`` × 3 × size², also of our
 backbone on mmzoo.ops' pure-PyTorch references ('ours-ref'). GPU (skipped
-without CUDA): one training step (forward, backward, AdamW step) of ours
-and mmseg's at ``--gpu-batch``. The models are first checked to give the
+without CUDA): one training step (forward, backward, AdamW step) of each
+at ``--gpu-batch``, in float32 and in float16 mixed precision. The models are first checked to give the
 same features; then they run in turn (A/B/C, ...) after ``--warmup``
 untimed calls each, and each prints the median of ``--repeats`` timings and
 ``ratio = baseline / ours`` (above 1: ours is faster).
@@ -164,27 +164,38 @@ def gpu_training(models, args):
         return
     device = torch.device('cuda')
     x = torch.randn(args.gpu_batch, 3, args.size, args.size, device=device)
-    calls, peaks = {}, {}
-    for name, model in (('ours', models[0]), ('mmseg', models[1])):
-        model.to(device).train()
-        optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    # float32, and float16 mixed precision as mmengine's AmpOptimWrapper
+    # runs it (autocast plus a gradient scaler).
+    for amp in (False, True):
+        calls, peaks = {}, {}
+        for name, model, features in (
+            ('ours', models[0], models[0]),
+            ('mmseg', models[1], models[1]),
+            ('timm', models[2], lambda x: [models[2].forward_features(x)])):
+            model.to(device).train()
+            optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            scaler = torch.amp.GradScaler('cuda', enabled=amp)
 
-        def step(model=model, optim=optim):
-            optim.zero_grad(set_to_none=True)
-            loss = sum(o.float().square().mean() for o in model(x))
-            loss.backward()
-            optim.step()
-        calls[name] = step
-    medians = time_in_turn(calls, args.warmup, args.repeats,
-                           sync=torch.cuda.synchronize)
-    for name, fn in calls.items():
-        torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        peaks[name] = torch.cuda.max_memory_allocated()
-    report(f'GPU training step (forward, backward, AdamW), batch '
-           f'{args.gpu_batch}, {args.size}², '
-           f'{torch.cuda.get_device_name()}', medians, peaks)
+            def step(features=features, optim=optim, scaler=scaler, amp=amp):
+                optim.zero_grad(set_to_none=True)
+                with torch.autocast('cuda', torch.float16, enabled=amp):
+                    loss = sum(o.float().square().mean()
+                               for o in features(x))
+                scaler.scale(loss).backward()
+                scaler.step(optim)
+                scaler.update()
+            calls[name] = step
+        medians = time_in_turn(calls, args.warmup, args.repeats,
+                               sync=torch.cuda.synchronize)
+        for name, fn in calls.items():
+            torch.cuda.reset_peak_memory_stats()
+            fn()
+            torch.cuda.synchronize()
+            peaks[name] = torch.cuda.max_memory_allocated()
+        precision = 'float16 autocast' if amp else 'float32'
+        report(f'GPU training step (forward, backward, AdamW), {precision}, '
+               f'batch {args.gpu_batch}, {args.size}², '
+               f'{torch.cuda.get_device_name()}', medians, peaks)
 
 
 def main():

@@ -173,6 +173,36 @@ def peak_mib(call: Callable[[], None], device: str) -> float:
     return (proc_status_kib('VmHWM') - before) / 1024
 
 
+def graph_ms(step: Callable[[], None], repeats: int, replays: int = 20):
+    """GPU time of one call: ``step`` captured in a CUDA graph and replayed,
+    so that no launch or Python overhead is counted (None if the capture
+    fails)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(WARMUP):
+            step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            step()
+    except RuntimeError as error:
+        print(f'CUDA graph capture failed: {error}')
+        return None
+    times = []
+    for _ in range(repeats):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(replays):
+            graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / replays)
+    return statistics.median(times)
+
+
 def make_step(fn, msa, x, mask, grad, backward: bool) -> Callable[[], None]:
     if not backward:
 
@@ -192,7 +222,8 @@ def make_step(fn, msa, x, mask, grad, backward: bool) -> Callable[[], None]:
 
 def measure_stage(side: int, channels: int, heads: int,
                   args: argparse.Namespace) -> Dict[str, Dict[str, tuple]]:
-    """{mode: {impl: (median seconds, peak MiB)}} for one stage."""
+    """{mode: {impl: (median seconds, peak MiB, graph-replay ms or None)}}
+    for one stage."""
     device, dtype = args.device, args.dtype
     torch.manual_seed(0)
     msa = WindowMSA(channels, heads, (WINDOW, WINDOW)).to(device, dtype)
@@ -235,10 +266,19 @@ def measure_stage(side: int, channels: int, heads: int,
                 seconds[name].append(time.perf_counter() - start)
         results[mode] = {
             name:
-            (statistics.median(times[WARMUP:]), peak_mib(steps[name], device))
+            (statistics.median(times[WARMUP:]), peak_mib(steps[name], device),
+             graph_ms(steps[name], args.repeats) if device == 'cuda' else None)
             for name, times in seconds.items()
         }
     return results
+
+
+def ratio_row(stage: str, mode: str, ms: Dict[str, float]) -> list:
+    return [
+        stage, mode, f"{ms['ours']:.3f}", f"{ms['WindowMSA']:.3f}",
+        f"{ms['SDPA']:.3f}", f"{ms['WindowMSA'] / ms['ours']:.2f}",
+        f"{ms['SDPA'] / ms['ours']:.2f}", f"{ms['Linears']:.3f}"
+    ]
 
 
 def main() -> None:
@@ -257,8 +297,17 @@ def main() -> None:
         'stage', 'mode', 'ours ms', 'WindowMSA ms', 'SDPA ms',
         'ratio WindowMSA/ours', 'ratio SDPA/ours', 'Linears ms',
         'bound WindowMSA/Linears', 'ours MiB', 'WindowMSA MiB', 'SDPA MiB',
-        'mem ratio WindowMSA/ours'
+        'mem ratio WindowMSA/ours', 'Linears MiB'
     ])
+    graph_table = PrettyTable([
+        'stage', 'mode', 'ours ms', 'WindowMSA ms', 'SDPA ms',
+        'ratio WindowMSA/ours', 'ratio SDPA/ours', 'Linears ms'
+    ])
+    graph_totals = {
+        mode: {name: 0.0
+               for name in IMPLS}
+        for mode in ('fwd', 'fwd+bwd')
+    }
     totals = {
         mode: {
             name: [0.0, 0.0]
@@ -269,19 +318,26 @@ def main() -> None:
     for side, channels, heads in STAGES:
         results = measure_stage(side, channels, heads, args)
         for mode, by_name in results.items():
-            ms = {n: t * 1e3 for n, (t, _) in by_name.items()}
-            mib = {n: m for n, (_, m) in by_name.items()}
+            ms = {n: t * 1e3 for n, (t, _, _) in by_name.items()}
+            mib = {n: m for n, (_, m, _) in by_name.items()}
+            graph = {n: g for n, (_, _, g) in by_name.items()}
+            stage = f'{side}x{side} C={channels} h={heads}'
+            if None not in graph.values():
+                for n in IMPLS:
+                    graph_totals[mode][n] += graph[n]
+                graph_table.add_row(ratio_row(stage, mode, graph))
             for n in IMPLS:
                 totals[mode][n][0] += ms[n]
                 totals[mode][n][1] = max(totals[mode][n][1], mib[n])
             table.add_row([
-                f'{side}x{side} C={channels} h={heads}', mode,
+                stage, mode,
                 f"{ms['ours']:.2f}", f"{ms['WindowMSA']:.2f}",
                 f"{ms['SDPA']:.2f}", f"{ms['WindowMSA'] / ms['ours']:.2f}",
                 f"{ms['SDPA'] / ms['ours']:.2f}", f"{ms['Linears']:.2f}",
                 f"{ms['WindowMSA'] / ms['Linears']:.2f}", f"{mib['ours']:.1f}",
                 f"{mib['WindowMSA']:.1f}", f"{mib['SDPA']:.1f}",
-                f"{mib['WindowMSA'] / max(mib['ours'], 1e-6):.2f}"
+                f"{mib['WindowMSA'] / max(mib['ours'], 1e-6):.2f}",
+                f"{mib['Linears']:.1f}"
             ])
     for mode, by_name in totals.items():
         table.add_row([
@@ -293,9 +349,16 @@ def main() -> None:
             f"{by_name['WindowMSA'][0] / by_name['Linears'][0]:.2f}",
             f"{by_name['ours'][1]:.1f}", f"{by_name['WindowMSA'][1]:.1f}",
             f"{by_name['SDPA'][1]:.1f}",
-            f"{by_name['WindowMSA'][1] / max(by_name['ours'][1], 1e-6):.2f}"
+            f"{by_name['WindowMSA'][1] / max(by_name['ours'][1], 1e-6):.2f}",
+            f"{by_name['Linears'][1]:.1f}"
         ])
     print(table)
+    if graph_table.rows:
+        for mode, by_name in graph_totals.items():
+            graph_table.add_row(ratio_row('all stages (sum)', mode, by_name))
+        print('GPU time per call (CUDA-graph replay: no launch or Python '
+              'overhead)')
+        print(graph_table)
 
     print('"Linears" times only the qkv and proj layers that all three share;'
           ' WindowMSA / Linears bounds the ratio any attention kernel can '

@@ -304,3 +304,79 @@ def test_cuda_swin_stage_shape():
     torch.testing.assert_close(out, out_ref, atol=1e-4, rtol=1e-4)
     for got, want in zip(grads, grads_ref):
         torch.testing.assert_close(got, want, atol=2e-3, rtol=1e-3)
+
+
+@cuda
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
+@pytest.mark.parametrize('BW,heads,N,d,nW', [(1600, 2, 49, 32, 16),
+                                             (8, 2, 144, 64, 4)])
+def test_cuda_bias_gradient_over_many_windows(dtype, BW, heads, N, d, nW):
+    # Window 7 with more windows than blocks, so blocks sum the bias
+    # gradient of several windows before their atomics; window 12 with the
+    # largest head dim, whose bias gradient does not fit in shared memory
+    # beside the tiles and goes straight to global atomics.
+    q, k, v, bias, mask = make_inputs(BW, heads, N, d, nW, True, dtype,
+                                      'cuda')
+    grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
+    _, grads = forward_backward(window_attention, q, k, v, bias, mask,
+                                grad.to('cuda', dtype))
+    ref_inputs = [t.cpu().double() for t in (q, k, v, bias, mask)]
+    _, grads_ref = forward_backward(window_attention_reference, *ref_inputs,
+                                    grad)
+    grad_atol = {t: g for t, _, g in CUDA_TOLERANCES}[dtype]
+    for got, want in zip(grads, grads_ref):
+        scale = max(1.0, want.abs().max().item())
+        torch.testing.assert_close(got.cpu().double(),
+                                   want,
+                                   atol=grad_atol * scale,
+                                   rtol=grad_atol)
+
+
+@cuda
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
+def test_cuda_slices_of_one_qkv_projection(dtype):
+    # The tensor-core kernels read q, k, v rows in place from Swin's qkv
+    # projection, as the CPU kernels do.
+    BW, N, heads, d = 8, 49, 3, 32
+    qkv = torch.randn(BW, N, 3, heads, d, dtype=torch.float64)
+    bias = torch.randn(heads, N, N, dtype=torch.float64)
+    mask = shift_window_mask(14, 14, 7, 3).double()
+    grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
+    results = []
+    for fn, device, tdtype in ((window_attention, 'cuda', dtype),
+                               (window_attention_reference, 'cpu',
+                                torch.float64)):
+        leaf = qkv.to(device, tdtype).requires_grad_()
+        q, k, v = leaf.permute(2, 0, 3, 1, 4).unbind(0)
+        assert not q.is_contiguous()
+        out = fn(q, k, v, bias.to(device, tdtype), mask.to(device, tdtype))
+        out.backward(grad.to(device, tdtype))
+        results.append((out.detach().cpu().double(), leaf.grad.cpu().double()))
+    atol = 1e-4 if dtype == torch.float32 else 5e-3
+    torch.testing.assert_close(results[0][0], results[1][0], atol=atol,
+                               rtol=atol)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=10 * atol,
+                               rtol=10 * atol)
+
+
+@cuda
+@pytest.mark.parametrize('dtype',
+                         [torch.float32, torch.float16, torch.bfloat16])
+def test_cuda_opcheck(dtype):
+    for nW, with_bias in [(2, True), (None, False)]:
+        q, k, v, bias, mask = make_inputs(4, 2, 49, 32, nW, with_bias, dtype,
+                                          'cuda')
+        for t in (q, k, v) + ((bias, ) if with_bias else ()):
+            t.requires_grad_()
+        opcheck(torch.ops.mmzoo.window_attention_fwd,
+                (q, k, v, bias, mask, 0.5))
+        out, lse = torch.ops.mmzoo.window_attention_fwd(
+            q, k, v, bias, mask, 0.5)
+        opcheck(torch.ops.mmzoo.window_attention_bwd,
+                (torch.randn_like(out), None, q.detach(), k.detach(),
+                 v.detach(), out.detach(), lse.detach(),
+                 bias.detach() if with_bias else None, mask, 0.5))
+    x = torch.randn(2, 10, 13, 6, device='cuda', dtype=dtype)
+    opcheck(torch.ops.mmzoo.window_partition, (x, 4, 2))
+    windows = torch.ops.mmzoo.window_partition(x, 4, 2)
+    opcheck(torch.ops.mmzoo.window_reverse, (windows, 4, 2, 10, 13))

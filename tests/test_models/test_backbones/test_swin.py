@@ -2,6 +2,7 @@
 the official models), an explicitly padded pure-PyTorch reference written
 here, mmseg's SwinTransformer given the same weights, and the upstream
 registries."""
+import copy
 import glob
 import os.path as osp
 import textwrap
@@ -261,6 +262,44 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
     reference = run()
     for a, b in zip(compiled[0] + compiled[1], reference[0] + reference[1]):
         torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
+
+
+def outputs_and_gradients(model, x, autocast_dtype=None):
+    """The backbone's outputs and parameter gradients, as one float64
+    vector each, on the CPU."""
+    with torch.autocast('cuda', dtype=autocast_dtype or torch.float16,
+                        enabled=autocast_dtype is not None):
+        outs = model(x)
+    loss = sum(o.float().square().mean() for o in outs)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    return [
+        torch.cat([t.detach().double().flatten().cpu() for t in ts])
+        for ts in (outs, grads)
+    ]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+@pytest.mark.parametrize('autocast_dtype',
+                         [None, torch.float16, torch.bfloat16])
+def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
+    """On the GPU, in float32 and under autocast, the backbone on mmzoo's
+    CUDA kernels is at least as close to a float64 CPU run as the same
+    backbone on plain PyTorch ops (the pure-PyTorch references)."""
+    from mmzoo.models.backbones import swin
+    model = small_swin(out_indices=(0, 3))
+    x = torch.randn(2, 3, 57, 75)
+    exact = outputs_and_gradients(copy.deepcopy(model).double(), x.double())
+    gpu = model.cuda()
+    ours = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
+    for name in ('window_attention', 'window_partition', 'window_reverse'):
+        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
+                                                f'{name}_reference'))
+    plain = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
+    floor = 1e-6 if autocast_dtype is None else 1e-4
+    for got, torch_ops, want in zip(ours, plain, exact):
+        error = ((got - want).norm() / want.norm()).item()
+        torch_error = ((torch_ops - want).norm() / want.norm()).item()
+        assert error <= 2 * torch_error + floor, (error, torch_error)
 
 
 def test_flop_handle_counts_what_mmpretrain_swin_counts():

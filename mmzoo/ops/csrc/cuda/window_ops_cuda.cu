@@ -1,21 +1,35 @@
-// CUDA kernels of mmzoo's window ops. Attention: one block per (window,
-// head), K and V (or Q and dO) of the window in shared memory as float, one
-// warp per query row (or key row), lanes over tokens for the scores and over
-// channels for the outputs. fp16/bf16 accumulate in float.
+// CUDA kernels of mmzoo's window ops. Attention in float16 and bfloat16 runs
+// on tensor cores (window_attention_mma.cuh); in float32 (and on GPUs older
+// than sm_80) on the SIMT kernels here: one block per (window, head), K and V
+// (or Q and dO) of the window in shared memory as float, one warp per query
+// row (or key row), lanes over tokens for the scores and over channels for
+// the outputs. All accumulate in float.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <mma.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <tuple>
 
 // ATen/cuda/CUDAContext.h is avoided on purpose: it pulls in cuSPARSE and
 // cuBLAS headers that a bare CUDA toolkit lacks.
 
 #include "../common/checks.h"
 #include "../common/window_math.h"
+
+#define MMZOO_DISPATCH_CUDA_HALVES(TYPE, NAME, ...)          \
+  AT_DISPATCH_SWITCH(TYPE, NAME,                             \
+                     AT_DISPATCH_CASE(at::ScalarType::Half,  \
+                                      __VA_ARGS__)           \
+                         AT_DISPATCH_CASE(                   \
+                             at::ScalarType::BFloat16, __VA_ARGS__))
 
 #define MMZOO_DISPATCH_CUDA_FLOATS(TYPE, NAME, ...)             \
   AT_DISPATCH_SWITCH(TYPE, NAME,                                \
@@ -383,6 +397,47 @@ AttentionShape attention_shape(const at::Tensor& q,
                         static_cast<float>(scale)};
 }
 
+#include "window_attention_mma.cuh"
+
+// Tensor cores take float16 and bfloat16 from sm_80 on; float32 stays on
+// the SIMT kernels, which keep full float precision in the products.
+bool use_tensor_cores(const at::Tensor& q, size_t shared_bytes) {
+  if (q.scalar_type() != at::kHalf && q.scalar_type() != at::kBFloat16)
+    return false;
+  int device = 0, major = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  C10_CUDA_CHECK(
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 8 && shared_bytes <= max_shared_memory();
+}
+
+QkvStrides qkv_strides(const at::Tensor& q) {
+  return QkvStrides{q.stride(0), q.stride(1), q.stride(2)};
+}
+
+// Whether every row of these tensors (dense channels) starts on a 16-byte
+// boundary and holds whole 16-byte vectors.
+bool rows_are_vectors(std::initializer_list<at::Tensor> tensors) {
+  for (const at::Tensor& t : tensors) {
+    const int64_t vec = 16 / t.element_size();
+    if (t.size(3) % vec || t.stride(0) % vec || t.stride(1) % vec ||
+        t.stride(2) % vec ||
+        reinterpret_cast<uintptr_t>(t.const_data_ptr()) % 16)
+      return false;
+  }
+  return true;
+}
+
+// q, k, v as given when they share one layout with dense channels (slices
+// of one qkv projection), else contiguous copies.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> one_layout(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  if (q.stride(3) == 1 && k.strides() == q.strides() &&
+      v.strides() == q.strides())
+    return {q, k, v};
+  return {q.contiguous(), k.contiguous(), v.contiguous()};
+}
+
 template <typename T>
 const T* optional_ptr(const std::optional<at::Tensor>& t) {
   return t ? t->const_data_ptr<T>() : nullptr;
@@ -400,17 +455,37 @@ std::tuple<at::Tensor, at::Tensor> window_attention_fwd_cuda(
     const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
     const std::optional<at::Tensor>& bias,
     const std::optional<at::Tensor>& mask, double scale) {
-  // The kernels index q, k, v densely.
-  const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(),
-                   v = v_in.contiguous();
+  at::Tensor q, k, v;
+  std::tie(q, k, v) = one_layout(q_in, k_in, v_in);
   check_attention(q, k, v, bias, mask);
   check_cuda_dtype(q);
   c10::cuda::CUDAGuard guard(q.device());
   const AttentionShape s = attention_shape(q, mask, scale);
   const int64_t blocks = q.size(0) * s.heads;
-  at::Tensor out = at::empty_like(q);
+  at::Tensor out = at::empty(q.sizes(), q.options());
   at::Tensor lse = at::empty({q.size(0), s.heads, s.N}, q.options().dtype(at::kFloat));
   if (q.numel() == 0) return {out, lse};
+  const MmaLayout layout(s.N, s.d);
+  const bool staged = layout.forward_bytes(s.N, true) <= max_shared_memory();
+  const size_t smem_mma = layout.forward_bytes(s.N, staged);
+  if (use_tensor_cores(q, smem_mma)) {
+    MMZOO_DISPATCH_CUDA_HALVES(q.scalar_type(), "window_attention_fwd_mma", [&] {
+      auto kernel = attention_fwd_mma_kernel<scalar_t>;
+      allow_shared_memory(kernel, smem_mma);
+      kernel<<<blocks, kThreads, smem_mma, c10::cuda::getCurrentCUDAStream()>>>(
+          q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(),
+          v.const_data_ptr<scalar_t>(), qkv_strides(q),
+          rows_are_vectors({q, k, v}), staged, optional_ptr<scalar_t>(bias),
+          optional_ptr<scalar_t>(mask), out.data_ptr<scalar_t>(),
+          lse.data_ptr<float>(), s);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    return {out, lse};
+  }
+  // The SIMT kernels index q, k, v densely.
+  q = q.contiguous();
+  k = k.contiguous();
+  v = v.contiguous();
   const size_t smem =
       (2 * s.N * tile_stride(s.d) + kWarps * (s.d + s.N)) * sizeof(float);
   MMZOO_DISPATCH_CUDA_FLOATS(q.scalar_type(), "window_attention_fwd_cuda", [&] {
@@ -434,8 +509,8 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
                           const at::Tensor& lse,
                           const std::optional<at::Tensor>& bias,
                           const std::optional<at::Tensor>& mask, double scale) {
-  const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(),
-                   v = v_in.contiguous();
+  at::Tensor q, k, v;
+  std::tie(q, k, v) = one_layout(q_in, k_in, v_in);
   check_attention(q, k, v, bias, mask);
   check_cuda_dtype(q);
   TORCH_CHECK(grad_out.sizes() == q.sizes() && grad_out.is_contiguous() &&
@@ -451,8 +526,9 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
   c10::cuda::CUDAGuard guard(q.device());
   const AttentionShape s = attention_shape(q, mask, scale);
   const int64_t windows = q.size(0), rows = q.numel() / s.d;
-  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k),
-             dv = at::empty_like(v);
+  at::Tensor dq = at::empty(q.sizes(), q.options()),
+             dk = at::empty(q.sizes(), q.options()),
+             dv = at::empty(q.sizes(), q.options());
   at::Tensor dbias_f32 =
       bias ? at::zeros({s.heads, s.N, s.N}, q.options().dtype(at::kFloat))
            : at::Tensor();
@@ -462,7 +538,48 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
   }
   at::Tensor grad_lse_f32 =
       grad_lse ? grad_lse->to(at::kFloat).contiguous() : at::Tensor();
-  at::Tensor delta = at::empty({rows}, q.options().dtype(at::kFloat));
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  // Enough blocks to fill the GPU, few enough that each sums the bias
+  // gradient of many windows before its atomics.
+  const int chunks = static_cast<int>(std::min<int64_t>(
+      windows, std::max<int64_t>(1, 2048 / s.heads)));
+  // Shared memory first for the staged bias and mask, then for the bias
+  // gradient, as far as the GPU has it.
+  const MmaLayout layout(s.N, s.d);
+  const size_t shared_max = max_shared_memory();
+  const bool staged =
+      layout.backward_bytes(s.N, true, false) <= shared_max;
+  const bool mma_dbias_in_shared =
+      bias && layout.backward_bytes(s.N, staged, true) <= shared_max;
+  const size_t smem_mma =
+      layout.backward_bytes(s.N, staged, mma_dbias_in_shared);
+  if (use_tensor_cores(q, smem_mma)) {
+    MMZOO_DISPATCH_CUDA_HALVES(q.scalar_type(), "window_attention_bwd_mma", [&] {
+      auto kernel = attention_bwd_mma_kernel<scalar_t>;
+      allow_shared_memory(kernel, smem_mma);
+      kernel<<<dim3(chunks, s.heads), kThreads, smem_mma, stream>>>(
+          q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(),
+          v.const_data_ptr<scalar_t>(), qkv_strides(q),
+          rows_are_vectors({q, k, v, grad_out, out}), staged,
+          optional_ptr<scalar_t>(bias),
+          optional_ptr<scalar_t>(mask), grad_out.const_data_ptr<scalar_t>(),
+          out.const_data_ptr<scalar_t>(),
+          grad_lse_f32.defined() ? grad_lse_f32.const_data_ptr<float>()
+                                 : nullptr,
+          lse.const_data_ptr<float>(), dq.data_ptr<scalar_t>(),
+          dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>(),
+          bias ? dbias_f32.data_ptr<float>() : nullptr, windows,
+          mma_dbias_in_shared, s);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    at::Tensor dbias = bias ? dbias_f32.to(q.scalar_type())
+                            : at::empty({0}, q.options());
+    return {dq, dk, dv, dbias};
+  }
+  // The SIMT kernels index q, k, v densely.
+  q = q.contiguous();
+  k = k.contiguous();
+  v = v.contiguous();
   const int ld = tile_stride(s.d);
   const size_t smem_dkdv =
       (2 * s.N * ld + 2 * s.N + kWarps * (2 * s.d + 2 * s.N)) * sizeof(float);
@@ -472,11 +589,7 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
   const bool dbias_in_shared =
       bias && smem_dq_tiles + smem_dbias <= max_shared_memory();
   const size_t smem_dq = smem_dq_tiles + (dbias_in_shared ? smem_dbias : 0);
-  // Enough blocks to fill the GPU, few enough that each sums the bias
-  // gradient of many windows before its atomics.
-  const int chunks = static_cast<int>(std::min<int64_t>(
-      windows, std::max<int64_t>(1, 2048 / s.heads)));
-  auto stream = c10::cuda::getCurrentCUDAStream();
+  at::Tensor delta = at::empty({rows}, q.options().dtype(at::kFloat));
   MMZOO_DISPATCH_CUDA_FLOATS(q.scalar_type(), "window_attention_bwd_cuda", [&] {
     attention_delta_kernel<scalar_t><<<blocks_for(rows, 256), 256, 0, stream>>>(
         grad_out.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(),
