@@ -127,7 +127,7 @@ def report(title, medians, peaks=None):
 def reference_ops():
     """Run our backbone on the pure-PyTorch references of mmzoo.ops
     instead of the compiled kernels."""
-    names = ('window_attention', 'window_partition', 'window_reverse')
+    names = ('window_attention_qkv', 'window_partition', 'window_reverse')
     compiled = {name: getattr(swin, name) for name in names}
     for name in names:
         setattr(swin, name, getattr(mmzoo.ops, f'{name}_reference'))

@@ -1,6 +1,7 @@
 """Window attention of Swin-T's four stages: mmzoo's fused
-``window_attention`` against mmseg's ``WindowMSA`` and against
-``torch.nn.functional.scaled_dot_product_attention``.
+``window_attention_qkv`` (``window_attention`` read straight from the packed
+qkv projection, as mmzoo's Swin calls it) against mmseg's ``WindowMSA`` and
+against ``torch.nn.functional.scaled_dot_product_attention``.
 
 All three compute one function with one set of weights: a single mmseg
 ``WindowMSA`` per stage lends its qkv/proj Linear layers and relative position
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from mmseg.models.backbones.swin import WindowMSA
 from prettytable import PrettyTable
 
-from mmzoo.ops import shift_window_mask, window_attention
+from mmzoo.ops import shift_window_mask, window_attention_qkv
 from mmzoo.ops._library import extension_supports
 
 WINDOW = 7
@@ -101,9 +102,10 @@ def merge_heads(msa: WindowMSA, out: torch.Tensor) -> torch.Tensor:
 
 def mmzoo_attention(msa: WindowMSA, x: torch.Tensor,
                     mask: torch.Tensor) -> torch.Tensor:
-    q, k, v = split_heads(msa, x)
-    out = window_attention(q, k, v, relative_bias(msa), mask, msa.scale)
-    return merge_heads(msa, out)
+    # As mmzoo's Swin calls it: straight from the packed qkv projection.
+    out = window_attention_qkv(msa.qkv(x), msa.num_heads, relative_bias(msa),
+                               mask, msa.scale)
+    return msa.proj(out)
 
 
 def sdpa_attention(msa: WindowMSA, x: torch.Tensor,

@@ -47,7 +47,8 @@ def extension_loaded() -> bool:
 
 
 _OPS = ('window_partition', 'window_reverse', 'window_attention_fwd',
-        'window_attention_bwd')
+        'window_attention_bwd', 'window_attention_qkv_fwd',
+        'window_attention_qkv_bwd')
 
 
 def _find_kernels() -> dict:
@@ -80,6 +81,11 @@ def extension_supports(op: str, x: torch.Tensor) -> bool:
             ' to build it.')
         return False
     device = x.device.type
+    if op == 'window_attention_qkv':
+        # A kernel of its own on CPU only; elsewhere window_attention_qkv
+        # splits the heads and runs window_attention (compiled or not).
+        return (has_kernel('window_attention_qkv_fwd', device)
+                and x.dtype in _ATTENTION_DTYPES.get(device, ()))
     kernel_op = 'window_attention_fwd' if op == 'window_attention' else op
     if not has_kernel(kernel_op, device):
         if device == 'cuda':
@@ -130,6 +136,23 @@ def _attention_backward(ctx, grad_out, grad_lse):
     return dq, dk, dv, dbias if ctx.has_bias else None, None, None
 
 
+def _qkv_attention_setup(ctx, inputs, output) -> None:
+    qkv, ctx.heads, bias, mask, ctx.scale = inputs
+    out, lse = output
+    ctx.has_bias = bias is not None
+    ctx.save_for_backward(qkv, out, lse, bias, mask)
+
+
+def _qkv_attention_backward(ctx, grad_out, grad_lse):
+    qkv, out, lse, bias, mask = ctx.saved_tensors
+    if grad_lse is not None:
+        grad_lse = grad_lse.contiguous()
+    dqkv, dbias = torch.ops.mmzoo.window_attention_qkv_bwd(
+        grad_out.contiguous(), grad_lse, qkv, out, lse, bias, mask, ctx.heads,
+        ctx.scale)
+    return dqkv, None, dbias if ctx.has_bias else None, None, None
+
+
 def _register_python_parts() -> None:
     lib = torch.library
 
@@ -159,6 +182,20 @@ def _register_python_parts() -> None:
         return (q.new_empty(q.shape), q.new_empty(q.shape),
                 q.new_empty(q.shape), dbias)
 
+    @lib.register_fake('mmzoo::window_attention_qkv_fwd')
+    def _(qkv, heads, bias, mask, scale):
+        BW, N, C3 = qkv.shape
+        lse_dtype = torch.float64 if qkv.dtype == torch.float64 else \
+            torch.float32
+        return (qkv.new_empty(BW, N, C3 // 3),
+                qkv.new_empty(BW, heads, N, dtype=lse_dtype))
+
+    @lib.register_fake('mmzoo::window_attention_qkv_bwd')
+    def _(grad_out, grad_lse, qkv, out, lse, bias, mask, heads, scale):
+        dbias = torch.empty_like(bias) if bias is not None else \
+            qkv.new_empty(0)
+        return qkv.new_empty(qkv.shape), dbias
+
     lib.register_autograd('mmzoo::window_partition',
                           _partition_backward,
                           setup_context=_partition_setup)
@@ -168,3 +205,6 @@ def _register_python_parts() -> None:
     lib.register_autograd('mmzoo::window_attention_fwd',
                           _attention_backward,
                           setup_context=_attention_setup)
+    lib.register_autograd('mmzoo::window_attention_qkv_fwd',
+                          _qkv_attention_backward,
+                          setup_context=_qkv_attention_setup)

@@ -34,17 +34,49 @@ def window_attention_reference(q: torch.Tensor,
     return attn.softmax(dim=-1) @ v
 
 
-def window_attention_flop_jit(inputs: list, outputs: list) -> int:
-    """Multiply-adds of one ``window_attention`` for mmengine's FlopAnalyzer,
-    which cannot see inside the compiled op::
+def _split_heads(qkv: torch.Tensor, num_heads: int):
+    """q, k, v of shape (B*nW, heads, N, d), views of the packed qkv."""
+    BW, N, C3 = qkv.shape
+    return qkv.reshape(BW, N, 3, num_heads,
+                       C3 // (3 * num_heads)).permute(2, 0, 3, 1, 4).unbind(0)
 
-        analyzer.set_op_handle('mmzoo::window_attention_fwd',
-                               window_attention_flop_jit)
+
+def _merge_heads(out: torch.Tensor) -> torch.Tensor:
+    BW, heads, N, d = out.shape
+    return out.transpose(1, 2).reshape(BW, N, heads * d)
+
+
+def window_attention_qkv_reference(qkv: torch.Tensor,
+                                   num_heads: int,
+                                   bias: Optional[torch.Tensor] = None,
+                                   mask: Optional[torch.Tensor] = None,
+                                   scale: Optional[float] = None
+                                   ) -> torch.Tensor:
+    """Pure-PyTorch ``window_attention_qkv``; the tests' reference."""
+    q, k, v = _split_heads(qkv, num_heads)
+    return _merge_heads(window_attention_reference(q, k, v, bias, mask, scale))
+
+
+# The compiled ops whose multiply-adds window_attention_flop_jit counts.
+WINDOW_ATTENTION_OPS = ('mmzoo::window_attention_fwd',
+                        'mmzoo::window_attention_qkv_fwd')
+
+
+def window_attention_flop_jit(inputs: list, outputs: list) -> int:
+    """Multiply-adds of one ``window_attention`` or ``window_attention_qkv``
+    for mmengine's FlopAnalyzer, which cannot see inside the compiled ops::
+
+        for op in WINDOW_ATTENTION_OPS:
+            analyzer.set_op_handle(op, window_attention_flop_jit)
 
     ``q k^T`` and ``attn v``, as its matmul handle counts them in a Swin
     built on plain matmuls (softmax, bias and mask count nothing there).
     """
-    windows, heads, tokens, head_dim = inputs[0].type().sizes()
+    sizes = inputs[0].type().sizes()
+    if len(sizes) == 3:  # qkv (B*nW, N, 3C): heads * d = C
+        windows, tokens, channels = sizes
+        return 2 * windows * tokens * tokens * channels // 3
+    windows, heads, tokens, head_dim = sizes
     return 2 * windows * heads * tokens * tokens * head_dim
 
 
@@ -122,3 +154,46 @@ def window_attention(q: torch.Tensor,
                                                       float(scale))
         return out
     return window_attention_reference(q, k, v, bias, mask, scale)
+
+
+def window_attention_qkv(qkv: torch.Tensor,
+                         num_heads: int,
+                         bias: Optional[torch.Tensor] = None,
+                         mask: Optional[torch.Tensor] = None,
+                         scale: Optional[float] = None) -> torch.Tensor:
+    """``window_attention`` straight from a packed qkv projection, as Swin's
+    ``qkv`` Linear gives it, with the heads merged for its ``proj``.
+
+    On CPU one compiled op reads q, k and v in place, writes the heads side
+    by side and returns the gradient in qkv's layout, saving the copies that
+    splitting and merging heads cost around ``window_attention``; elsewhere
+    it splits the heads and calls ``window_attention``.
+
+    Args:
+        qkv (Tensor): ``(B * nW, N, 3 * C)``, channels ordered
+            ``(3, heads, d)``: q, then k, then v, each head by head.
+        num_heads (int): Heads; C must be a multiple.
+        bias, mask, scale: As for :func:`window_attention`.
+
+    Returns:
+        Tensor: ``(B * nW, N, C)``, channels ordered ``(heads, d)``.
+    """
+    if qkv.dim() != 3 or qkv.shape[2] % (3 * num_heads):
+        raise ValueError('window_attention_qkv expects qkv of shape '
+                         f'(B*nW, N, 3C) with C divisible by num_heads='
+                         f'{num_heads}, got {tuple(qkv.shape)}')
+    q, k, v = _split_heads(qkv, num_heads)
+    _check_shapes(q, k, v, bias, mask)
+    N, d = q.shape[2], q.shape[3]
+    if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
+            and extension_supports('window_attention_qkv', qkv)):
+        if scale is None:
+            scale = d**-0.5
+        if bias is not None:
+            bias = bias.to(qkv.dtype).contiguous()
+        if mask is not None:
+            mask = mask.detach().to(qkv.dtype).contiguous()
+        out, _ = torch.ops.mmzoo.window_attention_qkv_fwd(
+            qkv.contiguous(), num_heads, bias, mask, float(scale))
+        return out
+    return _merge_heads(window_attention(q, k, v, bias, mask, scale))

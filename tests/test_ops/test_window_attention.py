@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.library import opcheck
 
 from mmzoo.ops import (shift_window_mask, window_attention,
+                       window_attention_qkv, window_attention_qkv_reference,
                        window_attention_reference, window_partition,
                        window_reverse)
 from mmzoo.ops import _library
@@ -78,6 +79,9 @@ def test_extension_is_built():
         # CI builds with MMZOO_WITH_CUDA=1, so the CUDA kernels must link.
         if os.environ.get('MMZOO_WITH_CUDA') == '1':
             assert has_kernel(op, 'cuda')
+    # The packed op is CPU-only; on GPUs window_attention_qkv splits heads.
+    for op in ('window_attention_qkv_fwd', 'window_attention_qkv_bwd'):
+        assert has_kernel(op, 'cpu') and not has_kernel(op, 'cuda')
 
 
 @pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', CASES)
@@ -256,6 +260,101 @@ def test_bad_shapes_raise():
         window_attention(q, k[:, :1], v)
 
 
+# ---------------------------------------------------------------- packed qkv
+
+
+def make_qkv(BW, heads, N, d, nW, with_bias, dtype=torch.float32,
+             device='cpu', seed=0):
+    """qkv (BW, N, 3 * heads * d), as Swin's Linear gives it, plus bias and
+    mask as make_inputs draws them."""
+    g = torch.Generator().manual_seed(seed)
+    qkv = torch.randn(BW, N, 3 * heads * d, generator=g,
+                      dtype=torch.float64).to(device, dtype)
+    _, _, _, bias, mask = make_inputs(BW, heads, N, d, nW, with_bias, dtype,
+                                      device, seed + 1)
+    return qkv, bias, mask
+
+
+# (windows, heads, N, d, nW or None, with bias)
+QKV_CASES = [(4, 3, 49, 32, 2, True), (2, 2, 144, 64, None, True),
+             (6, 2, 9, 5, 3, False), (2, 1, 1, 3, 1, True)]
+
+
+@pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', QKV_CASES)
+def test_qkv_matches_reference(BW, heads, N, d, nW, with_bias):
+    qkv, bias, mask = make_qkv(BW, heads, N, d, nW, with_bias, torch.float64)
+    grad = torch.randn(BW, N, heads * d, dtype=torch.float64)
+    results = []
+    for fn in (window_attention_qkv, window_attention_qkv_reference):
+        leaves = [qkv.clone().requires_grad_()]
+        if with_bias:
+            leaves.append(bias.clone().requires_grad_())
+        out = fn(leaves[0], heads, leaves[1] if with_bias else None, mask)
+        out.backward(grad)
+        results.append([out.detach()] + [t.grad for t in leaves])
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+
+
+def test_qkv_equals_window_attention_on_heads():
+    # The packed op is window_attention on q, k, v sliced from qkv, with the
+    # heads of the output side by side (float32, compiled on both sides).
+    BW, heads, N, d = 6, 3, 49, 16
+    qkv, bias, mask = make_qkv(BW, heads, N, d, 3, True)
+    q, k, v = qkv.view(BW, N, 3, heads, d).permute(2, 0, 3, 1, 4).unbind(0)
+    want = window_attention(q, k, v, bias, mask, 0.3)
+    got = window_attention_qkv(qkv, heads, bias, mask, 0.3)
+    torch.testing.assert_close(got.view(BW, N, heads, d).transpose(1, 2),
+                               want, atol=1e-6, rtol=1e-5)
+
+
+def test_qkv_gradcheck_and_opcheck():
+    qkv, bias, mask = make_qkv(3, 2, 9, 4, 3, True, torch.float64)
+    leaves = (qkv.requires_grad_(), bias.requires_grad_())
+
+    def fn(qkv, bias):
+        return window_attention_qkv(qkv, 2, bias, mask)
+
+    assert torch.autograd.gradcheck(fn, leaves)
+    for b in (bias, None):
+        opcheck(torch.ops.mmzoo.window_attention_qkv_fwd,
+                (qkv, 2, b, mask, 0.5))
+        out, lse = torch.ops.mmzoo.window_attention_qkv_fwd(
+            qkv, 2, b, mask, 0.5)
+        opcheck(torch.ops.mmzoo.window_attention_qkv_bwd,
+                (torch.randn_like(out), None, qkv.detach(), out.detach(),
+                 lse.detach(), None if b is None else b.detach(), mask, 2,
+                 0.5))
+
+
+def test_qkv_torch_compile_fullgraph():
+    qkv, bias, mask = make_qkv(4, 2, 16, 8, 2, True)
+
+    def attend(qkv, bias):
+        return window_attention_qkv(qkv, 2, bias, mask)
+
+    compiled = torch.compile(attend, fullgraph=True, backend='aot_eager')
+    results = []
+    for fn in (attend, compiled):
+        leaves = qkv.clone().requires_grad_(), bias.clone().requires_grad_()
+        out = fn(*leaves)
+        out.square().sum().backward()
+        results.append((out, leaves[0].grad, leaves[1].grad))
+    for eager, traced in zip(*results):
+        torch.testing.assert_close(traced, eager)
+
+
+def test_qkv_bad_shapes_raise():
+    qkv, bias, mask = make_qkv(4, 2, 9, 4, 2, True)
+    with pytest.raises(ValueError, match='divisible by num_heads=5'):
+        window_attention_qkv(qkv, 5, bias, mask)
+    with pytest.raises(ValueError, match='bias of shape'):
+        window_attention_qkv(qkv, 2, bias[:1], mask)
+    with pytest.raises(RuntimeError, match='qkv must be contiguous'):
+        torch.ops.mmzoo.window_attention_qkv_fwd(qkv[:, :, :-1], 2, None,
+                                                 None, 0.5)
+
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
 # (dtype, forward atol, gradient atol) against a float64 reference
 CUDA_TOLERANCES = [(torch.float32, 1e-4, 1e-3), (torch.float16, 5e-3, 3e-2),
@@ -380,3 +479,27 @@ def test_cuda_opcheck(dtype):
     opcheck(torch.ops.mmzoo.window_partition, (x, 4, 2))
     windows = torch.ops.mmzoo.window_partition(x, 4, 2)
     opcheck(torch.ops.mmzoo.window_reverse, (windows, 4, 2, 10, 13))
+
+
+@cuda
+@pytest.mark.parametrize('dtype,atol,grad_atol', CUDA_TOLERANCES)
+def test_cuda_qkv_matches_reference(dtype, atol, grad_atol):
+    # On the GPU the packed call splits the heads and runs window_attention.
+    BW, heads, N, d = 8, 3, 49, 32
+    qkv, bias, mask = make_qkv(BW, heads, N, d, 4, True, torch.float64)
+    grad = torch.randn(BW, N, heads * d, dtype=torch.float64)
+    results = []
+    for fn, device, tdtype in ((window_attention_qkv, 'cuda', dtype),
+                               (window_attention_qkv_reference, 'cpu',
+                                torch.float64)):
+        leaves = [t.to(device, tdtype).requires_grad_() for t in (qkv, bias)]
+        out = fn(leaves[0], heads, leaves[1], mask.to(device, tdtype))
+        out.backward(grad.to(device, tdtype))
+        results.append([t.detach().cpu().double()
+                        for t in (out, leaves[0].grad, leaves[1].grad)])
+    (out, dqkv, dbias), (out_ref, dqkv_ref, dbias_ref) = results
+    torch.testing.assert_close(out, out_ref, atol=atol, rtol=atol)
+    torch.testing.assert_close(dqkv, dqkv_ref, atol=grad_atol, rtol=grad_atol)
+    scale = max(1.0, dbias_ref.abs().max().item())
+    torch.testing.assert_close(dbias, dbias_ref, atol=grad_atol * scale,
+                               rtol=grad_atol)

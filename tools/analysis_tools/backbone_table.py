@@ -52,7 +52,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
                            TimeRemainingColumn)
 
 import mmzoo.models  # noqa: F401  (registers our backbones)
-from mmzoo.ops import window_attention_flop_jit
+from mmzoo.ops import WINDOW_ATTENTION_OPS, window_attention_flop_jit
 from mmzoo.registry import MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
 
@@ -287,8 +287,8 @@ def count_macs(model: torch.nn.Module) -> int:
     as one operation: its "flops" are MACs."""
     analyzer = FlopAnalyzer(model, (torch.randn(1, *IMAGE), ))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    analyzer.set_op_handle('mmzoo::window_attention_fwd',
-                           window_attention_flop_jit)
+    for op in WINDOW_ATTENTION_OPS:
+        analyzer.set_op_handle(op, window_attention_flop_jit)
     return int(analyzer.total())
 
 

@@ -19,8 +19,8 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from mmzoo.ops import (shift_window_mask, window_attention, window_partition,
-                       window_reverse)
+from mmzoo.ops import (shift_window_mask, window_attention_qkv,
+                       window_partition, window_reverse)
 from mmzoo.registry import MODELS
 from ..utils.backbone import backbone_init_cfg, freeze
 
@@ -134,13 +134,9 @@ class WindowMSA(nn.Module):
     def forward(self, windows: torch.Tensor,
                 mask: Optional[torch.Tensor]) -> torch.Tensor:
         """(B·nW, N, C) tokens, mask (nW, N, N) or None -> (B·nW, N, C)."""
-        Bw, N, C = windows.shape
-        # One copy lays q, k and v out contiguously for the kernel.
-        q, k, v = self.qkv(windows).view(
-            Bw, N, 3, self.num_heads, C // self.num_heads).permute(
-                2, 0, 3, 1, 4).contiguous().unbind(0)
-        out = window_attention(q, k, v, bias=self.position_bias(), mask=mask)
-        return self.proj(out.transpose(1, 2).reshape(Bw, N, C))
+        out = window_attention_qkv(self.qkv(windows), self.num_heads,
+                                   bias=self.position_bias(), mask=mask)
+        return self.proj(out)
 
 
 class SwinBlock(nn.Module):

@@ -25,4 +25,15 @@ TORCH_LIBRARY(mmzoo, m) {
       "window_attention_bwd(Tensor grad_out, Tensor? grad_lse, Tensor q, "
       "Tensor k, Tensor v, Tensor out, Tensor lse, Tensor? bias, Tensor? mask, "
       "float scale) -> (Tensor, Tensor, Tensor, Tensor)");
+  // The same attention from one packed projection qkv (B*nW, N, 3C), read in
+  // place; out is (B*nW, N, C) with the heads side by side, the gradient
+  // (dqkv, dbias) in qkv's layout. Saves the copies that splitting and
+  // merging heads cost around the unpacked op.
+  m.def(
+      "window_attention_qkv_fwd(Tensor qkv, int heads, Tensor? bias, "
+      "Tensor? mask, float scale) -> (Tensor, Tensor)");
+  m.def(
+      "window_attention_qkv_bwd(Tensor grad_out, Tensor? grad_lse, Tensor qkv, "
+      "Tensor out, Tensor lse, Tensor? bias, Tensor? mask, int heads, "
+      "float scale) -> (Tensor, Tensor)");
 }

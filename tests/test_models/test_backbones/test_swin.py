@@ -256,7 +256,7 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
         return outs, torch.autograd.grad(loss, list(model.parameters()))
 
     compiled = run()
-    for name in ('window_attention', 'window_partition', 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     reference = run()
@@ -291,7 +291,7 @@ def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
     exact = outputs_and_gradients(copy.deepcopy(model).double(), x.double())
     gpu = model.cuda()
     ours = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
-    for name in ('window_attention', 'window_partition', 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     plain = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
@@ -325,8 +325,8 @@ def test_flop_handle_counts_what_mmpretrain_swin_counts():
     # mmpretrain's train() returns None, so no eval() chain there.
     ours.eval()
     theirs.eval()
-    handle = [('mmzoo::window_attention_fwd',
-               mmzoo.ops.window_attention_flop_jit)]
+    handle = [(op, mmzoo.ops.window_attention_flop_jit)
+              for op in mmzoo.ops.WINDOW_ATTENTION_OPS]
     assert macs(ours) < macs(theirs)
     assert macs(ours, handle) == macs(theirs)
 

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "../common/checks.h"
@@ -158,9 +159,11 @@ MMZOO_INLINE void add_bias_and_mask(const Block<T>& blk, int i, acc_t* row) {
 inline int64_t forward_workspace(int N) { return int64_t(N) * N; }
 inline int64_t backward_workspace(int N) { return 2 * int64_t(N) * N; }
 
+// `out` rows are `ld_out` apart: d for (B*nW, heads, N, d) outputs, C for
+// the packed op's (B*nW, N, C), whose heads sit side by side in each row.
 template <typename T>
-MMZOO_INLINE void attention_forward_block(const Block<T>& blk, T* out, T* lse,
-                                          T* work) {
+MMZOO_INLINE void attention_forward_block(const Block<T>& blk, T* out,
+                                          int ld_out, T* lse, T* work) {
   static_assert(std::is_same_v<T, typename AccType<T>::type>,
                 "the CPU kernels take float and double");
   const int N = blk.N, d = blk.d;
@@ -185,30 +188,34 @@ MMZOO_INLINE void attention_forward_block(const Block<T>& blk, T* out, T* lse,
     inv_sum[i] = T(1) / sum;
     lse[i] = softmax.lse();
   }
-  matmul<T>(false, false, N, d, N, T(1), p, N, blk.v, blk.ld, out, d);
+  matmul<T>(false, false, N, d, N, T(1), p, N, blk.v, blk.ld, out, ld_out);
   for (int i = 0; i < N; ++i) {
     MMZOO_SIMD
-    for (int c = 0; c < d; ++c) out[i * d + c] *= inv_sum[i];
+    for (int c = 0; c < d; ++c) out[i * ld_out + c] *= inv_sum[i];
   }
 }
 
+// Rows of grad_out and out are `ld_out` apart, rows of dq, dk, dv `ld_grad`
+// (d, or the packed op's C and 3C).
 template <typename T>
 MMZOO_INLINE void attention_backward_block(const Block<T>& blk,
                                            const T* grad_out, const T* out,
-                                           const T* lse, const T* grad_lse,
-                                           T* dq, T* dk, T* dv, T* dbias,
+                                           int ld_out, const T* lse,
+                                           const T* grad_lse, T* dq, T* dk,
+                                           T* dv, int ld_grad, T* dbias,
                                            T* work) {
   const int N = blk.N, d = blk.d;
   T* p = work;       // P
   T* ds = p + N * N; // dP, then dS
   matmul<T>(false, true, N, N, d, blk.scale, blk.q, blk.ld, blk.k, blk.ld, p,
             N);
-  matmul<T>(false, true, N, N, d, T(1), grad_out, d, blk.v, blk.ld, ds, N);
+  matmul<T>(false, true, N, N, d, T(1), grad_out, ld_out, blk.v, blk.ld, ds,
+            N);
   for (int i = 0; i < N; ++i) {
     T* p_row = p + i * N;
     T* ds_row = ds + i * N;
     add_bias_and_mask(blk, i, p_row);
-    const T delta = row_delta<T>(grad_out + i * d, out + i * d, d,
+    const T delta = row_delta<T>(grad_out + i * ld_out, out + i * ld_out, d,
                                  grad_lse ? grad_lse + i : nullptr);
     const T lse_i = lse[i];
     MMZOO_SIMD
@@ -218,57 +225,56 @@ MMZOO_INLINE void attention_backward_block(const Block<T>& blk,
     }
     if (dbias) axpy<T>(1, ds_row, dbias + i * N, N);
   }
-  matmul<T>(false, false, N, d, N, blk.scale, ds, N, blk.k, blk.ld, dq, d);
-  matmul<T>(true, false, N, d, N, blk.scale, ds, N, blk.q, blk.ld, dk, d);
-  matmul<T>(true, false, N, d, N, T(1), p, N, grad_out, d, dv, d);
+  matmul<T>(false, false, N, d, N, blk.scale, ds, N, blk.k, blk.ld, dq,
+            ld_grad);
+  matmul<T>(true, false, N, d, N, blk.scale, ds, N, blk.q, blk.ld, dk,
+            ld_grad);
+  matmul<T>(true, false, N, d, N, T(1), p, N, grad_out, ld_out, dv, ld_grad);
 }
 
 // Non-template entry points, so that target_clones can version them.
 MMZOO_CPU_CLONES void forward_block_f32(const Block<float>& blk, float* out,
-                                        float* lse, float* kt) {
-  attention_forward_block(blk, out, lse, kt);
+                                        int ld_out, float* lse, float* kt) {
+  attention_forward_block(blk, out, ld_out, lse, kt);
 }
 MMZOO_CPU_CLONES void forward_block_f64(const Block<double>& blk, double* out,
-                                        double* lse, double* kt) {
-  attention_forward_block(blk, out, lse, kt);
+                                        int ld_out, double* lse, double* kt) {
+  attention_forward_block(blk, out, ld_out, lse, kt);
 }
-MMZOO_CPU_CLONES void backward_block_f32(const Block<float>& blk,
-                                         const float* grad_out,
-                                         const float* out, const float* lse,
-                                         const float* grad_lse, float* dq,
-                                         float* dk, float* dv, float* dbias,
-                                         float* work) {
-  attention_backward_block(blk, grad_out, out, lse, grad_lse, dq, dk, dv,
-                           dbias, work);
+MMZOO_CPU_CLONES void backward_block_f32(
+    const Block<float>& blk, const float* grad_out, const float* out,
+    int ld_out, const float* lse, const float* grad_lse, float* dq, float* dk,
+    float* dv, int ld_grad, float* dbias, float* work) {
+  attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq, dk,
+                           dv, ld_grad, dbias, work);
 }
-MMZOO_CPU_CLONES void backward_block_f64(const Block<double>& blk,
-                                         const double* grad_out,
-                                         const double* out, const double* lse,
-                                         const double* grad_lse, double* dq,
-                                         double* dk, double* dv, double* dbias,
-                                         double* work) {
-  attention_backward_block(blk, grad_out, out, lse, grad_lse, dq, dk, dv,
-                           dbias, work);
+MMZOO_CPU_CLONES void backward_block_f64(
+    const Block<double>& blk, const double* grad_out, const double* out,
+    int ld_out, const double* lse, const double* grad_lse, double* dq,
+    double* dk, double* dv, int ld_grad, double* dbias, double* work) {
+  attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq, dk,
+                           dv, ld_grad, dbias, work);
 }
 
-inline void forward_block(const Block<float>& b, float* o, float* l, float* w) {
-  forward_block_f32(b, o, l, w);
+inline void forward_block(const Block<float>& b, float* o, int ld_o, float* l,
+                          float* w) {
+  forward_block_f32(b, o, ld_o, l, w);
 }
-inline void forward_block(const Block<double>& b, double* o, double* l,
-                          double* w) {
-  forward_block_f64(b, o, l, w);
+inline void forward_block(const Block<double>& b, double* o, int ld_o,
+                          double* l, double* w) {
+  forward_block_f64(b, o, ld_o, l, w);
 }
 inline void backward_block(const Block<float>& b, const float* go,
-                           const float* o, const float* l, const float* gl,
-                           float* dq, float* dk, float* dv, float* db,
-                           float* w) {
-  backward_block_f32(b, go, o, l, gl, dq, dk, dv, db, w);
+                           const float* o, int ld_o, const float* l,
+                           const float* gl, float* dq, float* dk, float* dv,
+                           int ld_g, float* db, float* w) {
+  backward_block_f32(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db, w);
 }
 inline void backward_block(const Block<double>& b, const double* go,
-                           const double* o, const double* l, const double* gl,
-                           double* dq, double* dk, double* dv, double* db,
-                           double* w) {
-  backward_block_f64(b, go, o, l, gl, dq, dk, dv, db, w);
+                           const double* o, int ld_o, const double* l,
+                           const double* gl, double* dq, double* dk,
+                           double* dv, int ld_g, double* db, double* w) {
+  backward_block_f64(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db, w);
 }
 
 template <typename T>
@@ -293,29 +299,144 @@ Block<T> block_at(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 // A few (window, head) blocks per task keep scheduling overhead small.
 constexpr int64_t kGrain = 8;
 
+// Where the (N, d) rows of block (window w, head h) sit in an output or
+// gradient: at w * window + h * head, rows `ld` apart.
+struct RowsLayout {
+  int64_t window, head;
+  int ld;
+
+  int64_t offset(int64_t index, int64_t heads) const {
+    return index / heads * window + index % heads * head;
+  }
+};
+
+// The layout of a dense (B*nW, heads, N, d) tensor.
+RowsLayout dense_rows(int64_t heads, int64_t N, int64_t d) {
+  return RowsLayout{heads * N * d, N * d, static_cast<int>(d)};
+}
+
+// The packed op's views of qkv (B*nW, N, 3C): q, k, v of shape
+// (B*nW, heads, N, d), read in place.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> split_qkv(const at::Tensor& qkv,
+                                                          int64_t heads) {
+  TORCH_CHECK(qkv.dim() == 3 && qkv.is_contiguous() && heads > 0 &&
+                  qkv.size(2) % (3 * heads) == 0,
+              "window_attention_qkv: qkv must be contiguous (B*nW, N, 3C) "
+              "with C divisible by heads=", heads, ", got ", qkv.sizes());
+  const at::Tensor parts =
+      qkv.view({qkv.size(0), qkv.size(1), 3, heads, qkv.size(2) / 3 / heads})
+          .permute({2, 0, 3, 1, 4});
+  return {parts[0], parts[1], parts[2]};
+}
+
+template <typename scalar_t>
+void attention_forward(const at::Tensor& q, const at::Tensor& k,
+                       const at::Tensor& v,
+                       const std::optional<at::Tensor>& bias,
+                       const std::optional<at::Tensor>& mask, double scale,
+                       scalar_t* out, RowsLayout out_rows, at::Tensor& lse) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t heads = q.size(1), N = q.size(2);
+  acc_t* lse_ptr = lse.data_ptr<acc_t>();
+  at::parallel_for(0, q.size(0) * heads, kGrain,
+                   [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> work(forward_workspace(N));
+    for (int64_t index = begin; index < end; ++index) {
+      forward_block(block_at<scalar_t>(q, k, v, bias, mask, scale, index),
+                    out + out_rows.offset(index, heads), out_rows.ld,
+                    lse_ptr + index * N, work.data());
+    }
+  });
+}
+
+at::Tensor new_lse(const at::Tensor& q) {
+  return at::empty({q.size(0), q.size(1), q.size(2)},
+                   q.options().dtype(lse_dtype(q.scalar_type())));
+}
+
 std::tuple<at::Tensor, at::Tensor> window_attention_fwd_cpu(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const std::optional<at::Tensor>& bias,
     const std::optional<at::Tensor>& mask, double scale) {
   check_attention(q, k, v, bias, mask);
-  const int64_t BW = q.size(0), heads = q.size(1), N = q.size(2),
-                d = q.size(3);
   at::Tensor out = at::empty(q.sizes(), q.options());
-  at::Tensor lse =
-      at::empty({BW, heads, N}, q.options().dtype(lse_dtype(q.scalar_type())));
+  at::Tensor lse = new_lse(q);
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "window_attention_fwd_cpu", [&] {
-    using acc_t = typename AccType<scalar_t>::type;
-    scalar_t* out_ptr = out.data_ptr<scalar_t>();
-    acc_t* lse_ptr = lse.data_ptr<acc_t>();
-    at::parallel_for(0, BW * heads, kGrain, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> work(forward_workspace(N));
-      for (int64_t index = begin; index < end; ++index) {
-        forward_block(block_at<scalar_t>(q, k, v, bias, mask, scale, index),
-                      out_ptr + index * N * d, lse_ptr + index * N, work.data());
-      }
-    });
+    attention_forward<scalar_t>(q, k, v, bias, mask, scale,
+                                out.data_ptr<scalar_t>(),
+                                dense_rows(q.size(1), q.size(2), q.size(3)),
+                                lse);
   });
   return {out, lse};
+}
+
+std::tuple<at::Tensor, at::Tensor> window_attention_qkv_fwd_cpu(
+    const at::Tensor& qkv, int64_t heads,
+    const std::optional<at::Tensor>& bias,
+    const std::optional<at::Tensor>& mask, double scale) {
+  const auto [q, k, v] = split_qkv(qkv, heads);
+  check_attention(q, k, v, bias, mask);
+  const int64_t N = qkv.size(1), C = qkv.size(2) / 3, d = C / heads;
+  at::Tensor out = at::empty({qkv.size(0), N, C}, qkv.options());
+  at::Tensor lse = new_lse(q);
+  AT_DISPATCH_FLOATING_TYPES(qkv.scalar_type(), "window_attention_qkv_fwd_cpu",
+                             [&] {
+    attention_forward<scalar_t>(q, k, v, bias, mask, scale,
+                                out.data_ptr<scalar_t>(),
+                                RowsLayout{N * C, d, static_cast<int>(C)},
+                                lse);
+  });
+  return {out, lse};
+}
+
+// Gradients of one call: grad_out and out share `out_rows`; dq, dk, dv
+// start at their pointers and share `grad_rows`. Returns the bias gradient.
+template <typename scalar_t>
+at::Tensor attention_backward(
+    const scalar_t* grad_out, const scalar_t* out, RowsLayout out_rows,
+    const std::optional<at::Tensor>& grad_lse, const at::Tensor& q,
+    const at::Tensor& k, const at::Tensor& v, const at::Tensor& lse,
+    const std::optional<at::Tensor>& bias,
+    const std::optional<at::Tensor>& mask, double scale, scalar_t* dq,
+    scalar_t* dk, scalar_t* dv, RowsLayout grad_rows) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t BW = q.size(0), heads = q.size(1), N = q.size(2);
+  const auto acc_type = lse_dtype(q.scalar_type());
+  TORCH_CHECK(lse.sizes() == at::IntArrayRef({BW, heads, N}) &&
+                  lse.scalar_type() == acc_type && lse.is_contiguous(),
+              "window_attention_bwd: lse must be contiguous (B*nW, heads, N) "
+              "in ", acc_type);
+  at::Tensor grad_lse_c;
+  if (grad_lse) grad_lse_c = grad_lse->to(acc_type).contiguous();
+  // Each thread sums the bias gradient of its windows privately; the
+  // partial sums are reduced once at the end.
+  const int64_t threads = at::get_num_threads();
+  at::Tensor dbias_parts =
+      bias ? at::zeros({threads, heads, N, N}, q.options().dtype(acc_type))
+           : at::Tensor();
+  const acc_t* l = lse.const_data_ptr<acc_t>();
+  const acc_t* gl =
+      grad_lse_c.defined() ? grad_lse_c.const_data_ptr<acc_t>() : nullptr;
+  acc_t* parts = bias ? dbias_parts.data_ptr<acc_t>() : nullptr;
+  at::parallel_for(0, BW * heads, kGrain, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> work(backward_workspace(N));
+    const int64_t thread = at::get_thread_num();
+    TORCH_CHECK(thread < threads, "window_attention_bwd: thread id ", thread,
+                " beyond the ", threads, " threads counted");
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t rows = index * N;
+      const int64_t o = out_rows.offset(index, heads),
+                    g = grad_rows.offset(index, heads);
+      acc_t* dbias =
+          parts ? parts + (thread * heads + index % heads) * N * N : nullptr;
+      backward_block(block_at<scalar_t>(q, k, v, bias, mask, scale, index),
+                     grad_out + o, out + o, out_rows.ld, l + rows,
+                     gl ? gl + rows : nullptr, dq + g, dk + g, dv + g,
+                     grad_rows.ld, dbias, work.data());
+    }
+  });
+  return bias ? dbias_parts.sum(0).to(q.scalar_type())
+              : at::empty({0}, q.options());
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>
@@ -331,55 +452,48 @@ window_attention_bwd_cpu(const at::Tensor& grad_out,
                   out.sizes() == q.sizes() && out.is_contiguous(),
               "window_attention_bwd: grad_out and out must be contiguous like "
               "q");
-  const int64_t BW = q.size(0), heads = q.size(1), N = q.size(2),
-                d = q.size(3);
-  const auto acc_type = lse_dtype(q.scalar_type());
-  TORCH_CHECK(lse.sizes() == at::IntArrayRef({BW, heads, N}) &&
-                  lse.scalar_type() == acc_type && lse.is_contiguous(),
-              "window_attention_bwd: lse must be contiguous (B*nW, heads, N) "
-              "in ", acc_type);
-  at::Tensor grad_lse_c;
-  if (grad_lse) {
-    grad_lse_c = grad_lse->to(acc_type).contiguous();
-  }
   at::Tensor dq = at::empty(q.sizes(), q.options()),
              dk = at::empty(q.sizes(), q.options()),
-             dv = at::empty(q.sizes(), q.options());
-  // Each thread sums the bias gradient of its windows privately; the
-  // partial sums are reduced once at the end.
-  const int64_t threads = at::get_num_threads();
-  at::Tensor dbias_parts =
-      bias ? at::zeros({threads, heads, N, N}, q.options().dtype(acc_type))
-           : at::Tensor();
+             dv = at::empty(q.sizes(), q.options()), dbias;
+  const RowsLayout rows = dense_rows(q.size(1), q.size(2), q.size(3));
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "window_attention_bwd_cpu", [&] {
-    using acc_t = typename AccType<scalar_t>::type;
-    const scalar_t* go = grad_out.const_data_ptr<scalar_t>();
-    const scalar_t* o = out.const_data_ptr<scalar_t>();
-    const acc_t* l = lse.const_data_ptr<acc_t>();
-    const acc_t* gl = grad_lse_c.defined() ? grad_lse_c.const_data_ptr<acc_t>()
-                                           : nullptr;
-    scalar_t *dq_ptr = dq.data_ptr<scalar_t>(), *dk_ptr = dk.data_ptr<scalar_t>(),
-             *dv_ptr = dv.data_ptr<scalar_t>();
-    acc_t* parts = bias ? dbias_parts.data_ptr<acc_t>() : nullptr;
-    at::parallel_for(0, BW * heads, kGrain, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> work(backward_workspace(N));
-      const int64_t thread = at::get_thread_num();
-      TORCH_CHECK(thread < threads, "window_attention_bwd: thread id ", thread,
-                  " beyond the ", threads, " threads counted");
-      for (int64_t index = begin; index < end; ++index) {
-        const int64_t rows = index * N, elems = index * N * d;
-        acc_t* dbias =
-            parts ? parts + (thread * heads + index % heads) * N * N : nullptr;
-        backward_block(block_at<scalar_t>(q, k, v, bias, mask, scale, index),
-                       go + elems, o + elems, l + rows, gl ? gl + rows : nullptr,
-                       dq_ptr + elems, dk_ptr + elems, dv_ptr + elems, dbias,
-                       work.data());
-      }
-    });
+    dbias = attention_backward<scalar_t>(
+        grad_out.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(),
+        rows, grad_lse, q, k, v, lse, bias, mask, scale,
+        dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(),
+        dv.data_ptr<scalar_t>(), rows);
   });
-  at::Tensor dbias = bias ? dbias_parts.sum(0).to(q.scalar_type())
-                          : at::empty({0}, q.options());
   return {dq, dk, dv, dbias};
+}
+
+std::tuple<at::Tensor, at::Tensor> window_attention_qkv_bwd_cpu(
+    const at::Tensor& grad_out, const std::optional<at::Tensor>& grad_lse,
+    const at::Tensor& qkv, const at::Tensor& out, const at::Tensor& lse,
+    const std::optional<at::Tensor>& bias,
+    const std::optional<at::Tensor>& mask, int64_t heads, double scale) {
+  const auto [q, k, v] = split_qkv(qkv, heads);
+  check_attention(q, k, v, bias, mask);
+  const int64_t N = qkv.size(1), C = qkv.size(2) / 3, d = C / heads;
+  const std::vector<int64_t> out_shape{qkv.size(0), N, C};
+  TORCH_CHECK(grad_out.sizes() == at::IntArrayRef(out_shape) &&
+                  grad_out.is_contiguous() &&
+                  out.sizes() == at::IntArrayRef(out_shape) &&
+                  out.is_contiguous() &&
+                  grad_out.scalar_type() == qkv.scalar_type() &&
+                  out.scalar_type() == qkv.scalar_type(),
+              "window_attention_qkv_bwd: grad_out and out must be contiguous "
+              "(B*nW, N, C) of qkv's dtype");
+  at::Tensor dqkv = at::empty(qkv.sizes(), qkv.options()), dbias;
+  AT_DISPATCH_FLOATING_TYPES(qkv.scalar_type(), "window_attention_qkv_bwd_cpu",
+                             [&] {
+    scalar_t* dq = dqkv.data_ptr<scalar_t>();
+    dbias = attention_backward<scalar_t>(
+        grad_out.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(),
+        RowsLayout{N * C, d, static_cast<int>(C)}, grad_lse, q, k, v, lse,
+        bias, mask, scale, dq, dq + C, dq + 2 * C,
+        RowsLayout{N * 3 * C, d, static_cast<int>(3 * C)});
+  });
+  return {dqkv, dbias};
 }
 
 }  // namespace
@@ -389,6 +503,8 @@ TORCH_LIBRARY_IMPL(mmzoo, CPU, m) {
   m.impl("window_reverse", &window_reverse_cpu);
   m.impl("window_attention_fwd", &window_attention_fwd_cpu);
   m.impl("window_attention_bwd", &window_attention_bwd_cpu);
+  m.impl("window_attention_qkv_fwd", &window_attention_qkv_fwd_cpu);
+  m.impl("window_attention_qkv_bwd", &window_attention_qkv_bwd_cpu);
 }
 
 }  // namespace mmzoo
