@@ -176,19 +176,22 @@ def test_gradcheck_through_lse():
     assert torch.autograd.gradcheck(fn, leaves)
 
 
+def opcheck_attention(q, k, v, bias, mask):
+    """opcheck of the forward op (inputs needing gradients) and of the
+    backward op on its outputs."""
+    for t in (q, k, v) + ((bias, ) if bias is not None else ()):
+        t.requires_grad_()
+    opcheck(torch.ops.mmzoo.window_attention_fwd, (q, k, v, bias, mask, 0.5))
+    out, lse = torch.ops.mmzoo.window_attention_fwd(q, k, v, bias, mask, 0.5)
+    opcheck(torch.ops.mmzoo.window_attention_bwd,
+            (torch.randn_like(out), None, q.detach(), k.detach(), v.detach(),
+             out.detach(), lse.detach(),
+             bias.detach() if bias is not None else None, mask, 0.5))
+
+
 def test_opcheck():
     for nW, with_bias in [(2, True), (None, False), (1, False)]:
-        q, k, v, bias, mask = make_inputs(4, 2, 9, 4, nW, with_bias)
-        for t in (q, k, v) + ((bias, ) if with_bias else ()):
-            t.requires_grad_()
-        opcheck(torch.ops.mmzoo.window_attention_fwd,
-                (q, k, v, bias, mask, 0.5))
-        out, lse = torch.ops.mmzoo.window_attention_fwd(
-            q, k, v, bias, mask, 0.5)
-        opcheck(torch.ops.mmzoo.window_attention_bwd,
-                (torch.randn_like(out), None, q.detach(),
-                 k.detach(), v.detach(), out.detach(), lse.detach(),
-                 bias.detach() if with_bias else None, mask, 0.5))
+        opcheck_attention(*make_inputs(4, 2, 9, 4, nW, with_bias))
 
 
 def test_torch_compile_fullgraph():
@@ -361,6 +364,14 @@ CUDA_TOLERANCES = [(torch.float32, 1e-4, 1e-3), (torch.float16, 5e-3, 3e-2),
                    (torch.bfloat16, 3e-2, 2e-1)]
 
 
+def assert_gradient_close(got, want, grad_atol):
+    """A GPU gradient against the float64 one; dbias sums over windows, so
+    its tolerance grows with its scale."""
+    scale = max(1.0, want.abs().max().item())
+    torch.testing.assert_close(got.cpu().double(), want,
+                               atol=grad_atol * scale, rtol=grad_atol)
+
+
 @cuda
 @pytest.mark.parametrize('dtype,atol,grad_atol', CUDA_TOLERANCES)
 @pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', CASES)
@@ -381,12 +392,7 @@ def test_cuda_matches_reference(dtype, atol, grad_atol, BW, heads, N, d, nW,
                                rtol=atol)
     for got, want in zip(grads, grads_ref):
         assert got.dtype == dtype
-        # dbias sums over windows, so its scale grows with their number.
-        scale = max(1.0, want.abs().max().item())
-        torch.testing.assert_close(got.cpu().double(),
-                                   want,
-                                   atol=grad_atol * scale,
-                                   rtol=grad_atol)
+        assert_gradient_close(got, want, grad_atol)
 
 
 @cuda
@@ -424,11 +430,7 @@ def test_cuda_bias_gradient_over_many_windows(dtype, BW, heads, N, d, nW):
                                     grad)
     grad_atol = {t: g for t, _, g in CUDA_TOLERANCES}[dtype]
     for got, want in zip(grads, grads_ref):
-        scale = max(1.0, want.abs().max().item())
-        torch.testing.assert_close(got.cpu().double(),
-                                   want,
-                                   atol=grad_atol * scale,
-                                   rtol=grad_atol)
+        assert_gradient_close(got, want, grad_atol)
 
 
 @cuda
@@ -463,18 +465,8 @@ def test_cuda_slices_of_one_qkv_projection(dtype):
                          [torch.float32, torch.float16, torch.bfloat16])
 def test_cuda_opcheck(dtype):
     for nW, with_bias in [(2, True), (None, False)]:
-        q, k, v, bias, mask = make_inputs(4, 2, 49, 32, nW, with_bias, dtype,
-                                          'cuda')
-        for t in (q, k, v) + ((bias, ) if with_bias else ()):
-            t.requires_grad_()
-        opcheck(torch.ops.mmzoo.window_attention_fwd,
-                (q, k, v, bias, mask, 0.5))
-        out, lse = torch.ops.mmzoo.window_attention_fwd(
-            q, k, v, bias, mask, 0.5)
-        opcheck(torch.ops.mmzoo.window_attention_bwd,
-                (torch.randn_like(out), None, q.detach(), k.detach(),
-                 v.detach(), out.detach(), lse.detach(),
-                 bias.detach() if with_bias else None, mask, 0.5))
+        opcheck_attention(
+            *make_inputs(4, 2, 49, 32, nW, with_bias, dtype, 'cuda'))
     x = torch.randn(2, 10, 13, 6, device='cuda', dtype=dtype)
     opcheck(torch.ops.mmzoo.window_partition, (x, 4, 2))
     windows = torch.ops.mmzoo.window_partition(x, 4, 2)
@@ -499,7 +491,5 @@ def test_cuda_qkv_matches_reference(dtype, atol, grad_atol):
                         for t in (out, leaves[0].grad, leaves[1].grad)])
     (out, dqkv, dbias), (out_ref, dqkv_ref, dbias_ref) = results
     torch.testing.assert_close(out, out_ref, atol=atol, rtol=atol)
-    torch.testing.assert_close(dqkv, dqkv_ref, atol=grad_atol, rtol=grad_atol)
-    scale = max(1.0, dbias_ref.abs().max().item())
-    torch.testing.assert_close(dbias, dbias_ref, atol=grad_atol * scale,
-                               rtol=grad_atol)
+    assert_gradient_close(dqkv, dqkv_ref, grad_atol)
+    assert_gradient_close(dbias, dbias_ref, grad_atol)
