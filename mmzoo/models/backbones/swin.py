@@ -170,16 +170,24 @@ class SwinBlock(nn.Module):
             dropout_layer=dict(type='DropPath', drop_prob=drop_path)
             if drop_path > 0 else None)
 
+    def attend(self, x: torch.Tensor, shift_size: int,
+               mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """(Shifted) window attention of normalised (B, H, W, C) tokens.
+
+        A method of its own so that the windows die with it: held in
+        ``forward`` they would stay alive through the MLP, the block's
+        peak of memory.
+        """
+        H, W = x.shape[1:3]
+        windows = window_partition(x, self.window_size, shift_size)
+        return window_reverse(self.attn(windows, mask), self.window_size,
+                              shift_size, H, W)
+
     def forward(self, x: torch.Tensor, shift_size: int,
                 mask: Optional[torch.Tensor]) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C); ``mask`` is the shift mask of the
         padded map when ``shift_size`` > 0."""
-        H, W = x.shape[1:3]
-        windows = window_partition(self.norm1(x), self.window_size,
-                                   shift_size)
-        attn = window_reverse(self.attn(windows, mask), self.window_size,
-                              shift_size, H, W)
-        x = x + self.drop_path(attn)
+        x = x + self.drop_path(self.attend(self.norm1(x), shift_size, mask))
         return self.ffn(self.norm2(x), identity=x)
 
 
