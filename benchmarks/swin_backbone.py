@@ -8,10 +8,11 @@ the same weights.
 CPU: inference (eval, no_grad) at ``--batch`` × 3 × size², also of our
 backbone on mmzoo.ops' pure-PyTorch references ('ours-ref'). GPU (skipped
 without CUDA): one training step (forward, backward, AdamW step) of each
-at ``--gpu-batch``, in float32 and in float16 mixed precision. The models are first checked to give the
-same features; then they run in turn (A/B/C, ...) after ``--warmup``
-untimed calls each, and each prints the median of ``--repeats`` timings and
-``ratio = baseline / ours`` (above 1: ours is faster).
+at ``--gpu-batch``, in float32 and in float16 mixed precision. The models
+are first checked to give the same features; then they run in turn
+(A/B/C, ...) after ``--warmup`` untimed calls each, and each prints the
+median of ``--repeats`` timings and ``ratio = baseline / ours`` (above 1:
+ours is faster).
 """
 import argparse
 import contextlib

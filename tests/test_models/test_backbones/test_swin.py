@@ -256,7 +256,8 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
         return outs, torch.autograd.grad(loss, list(model.parameters()))
 
     compiled = run()
-    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition',
+                 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     reference = run()
@@ -291,7 +292,8 @@ def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
     exact = outputs_and_gradients(copy.deepcopy(model).double(), x.double())
     gpu = model.cuda()
     ours = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
-    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition',
+                 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     plain = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
