@@ -88,7 +88,13 @@ def _check_shapes(q, k, v, bias, mask) -> None:
         raise ValueError('window_attention expects q, k, v of one shape, got '
                          f'{tuple(q.shape)}, {tuple(k.shape)}, '
                          f'{tuple(v.shape)}')
-    BW, heads, N, _ = q.shape
+    if q.dtype != k.dtype or q.dtype != v.dtype:
+        raise ValueError('window_attention expects q, k, v of one dtype, got '
+                         f'{q.dtype}, {k.dtype}, {v.dtype}')
+    _check_bias_and_mask(*q.shape[:3], bias, mask)
+
+
+def _check_bias_and_mask(BW, heads, N, bias, mask) -> None:
     if bias is not None and bias.shape != (heads, N, N):
         raise ValueError(f'window_attention expects bias of shape ({heads}, '
                          f'{N}, {N}), got {tuple(bias.shape)}')
@@ -99,9 +105,16 @@ def _check_shapes(q, k, v, bias, mask) -> None:
         if BW % mask.shape[0]:
             raise ValueError(f'window_attention: q has {BW} windows, not a '
                              f'multiple of the mask\'s nW={mask.shape[0]}')
-    if q.dtype != k.dtype or q.dtype != v.dtype:
-        raise ValueError('window_attention expects q, k, v of one dtype, got '
-                         f'{q.dtype}, {k.dtype}, {v.dtype}')
+
+
+def _as_kernel_takes(bias, mask, dtype):
+    """bias and mask contiguous in the kernels' dtype; the mask takes no
+    gradient."""
+    if bias is not None:
+        bias = bias.to(dtype).contiguous()
+    if mask is not None:
+        mask = mask.detach().to(dtype).contiguous()
+    return bias, mask
 
 
 def _common_layout(q, k, v):
@@ -145,10 +158,7 @@ def window_attention(q: torch.Tensor,
     N, d = q.shape[2], q.shape[3]
     if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
             and extension_supports('window_attention', q)):
-        if bias is not None:
-            bias = bias.to(q.dtype).contiguous()
-        if mask is not None:
-            mask = mask.detach().to(q.dtype).contiguous()
+        bias, mask = _as_kernel_takes(bias, mask, q.dtype)
         q, k, v = _common_layout(q, k, v)
         out, _ = torch.ops.mmzoo.window_attention_fwd(q, k, v, bias, mask,
                                                       float(scale))
@@ -182,18 +192,15 @@ def window_attention_qkv(qkv: torch.Tensor,
         raise ValueError('window_attention_qkv expects qkv of shape '
                          f'(B*nW, N, 3C) with C divisible by num_heads='
                          f'{num_heads}, got {tuple(qkv.shape)}')
-    q, k, v = _split_heads(qkv, num_heads)
-    _check_shapes(q, k, v, bias, mask)
-    N, d = q.shape[2], q.shape[3]
+    BW, N, C3 = qkv.shape
+    d = C3 // (3 * num_heads)
+    _check_bias_and_mask(BW, num_heads, N, bias, mask)
     if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
             and extension_supports('window_attention_qkv', qkv)):
-        if scale is None:
-            scale = d**-0.5
-        if bias is not None:
-            bias = bias.to(qkv.dtype).contiguous()
-        if mask is not None:
-            mask = mask.detach().to(qkv.dtype).contiguous()
+        bias, mask = _as_kernel_takes(bias, mask, qkv.dtype)
         out, _ = torch.ops.mmzoo.window_attention_qkv_fwd(
-            qkv.contiguous(), num_heads, bias, mask, float(scale))
+            qkv.contiguous(), num_heads, bias, mask,
+            float(d**-0.5 if scale is None else scale))
         return out
+    q, k, v = _split_heads(qkv, num_heads)
     return _merge_heads(window_attention(q, k, v, bias, mask, scale))
