@@ -16,7 +16,7 @@ from mmzoo.engine import UnsafeCheckpointError, load_checkpoint_file
 from mmzoo.engine.checkpoint import AtomicLocalBackend
 from mmzoo.utils.fileio import atomic_write_bytes
 
-from mmzoo_testing import REPO, run_tool
+from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 
 def mmengine_like_checkpoint():
@@ -158,7 +158,7 @@ def test_resume_continues_exactly(tmp_path, synthetic_ade20k):
     n = 6
     straight_dir, resumed_dir = tmp_path / 'straight', tmp_path / 'resumed'
     config = write_resume_config(tmp_path, synthetic_ade20k, n, n // 2)
-    seed = ('--cfg-options', 'randomness.seed=1234')
+    seed = ('--cfg-options', f'randomness.seed={TRAIN_SEED}')
     run_tool('tools/train.py', config, '--work-dir', straight_dir, *seed)
 
     half = write_resume_config(tmp_path, synthetic_ade20k, n // 2, n // 2)

@@ -1,7 +1,8 @@
 """Train any mmzoo config (segmentation, detection or classification).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm|mpi]
+        [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
+        [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
 import os
@@ -32,6 +33,12 @@ def parse_args(argv=None):
         action='store_true',
         default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate linearly from the config\'s '
+        'auto_scale_lr.base_batch_size to the batch actually trained with '
+        '(GPUs x samples per GPU)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -64,6 +71,15 @@ def enable_amp(cfg: Config) -> None:
             f'but {cfg.filename} uses {wrapper_type}')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    base_batch_size = cfg.get('auto_scale_lr', {}).get('base_batch_size')
+    if base_batch_size is None:
+        raise ValueError(
+            f'--auto-scale-lr needs auto_scale_lr.base_batch_size (the total '
+            f'batch its learning rate was set for) in {cfg.filename}')
+    cfg.auto_scale_lr.enable = True
 
 
 def configure_resume(cfg: Config, resume: str) -> None:
@@ -99,6 +115,8 @@ def build_config(args) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         enable_amp(cfg)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
     if args.resume is not None:
         configure_resume(cfg, args.resume)
     return cfg

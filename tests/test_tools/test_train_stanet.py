@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 from PIL import Image
 
-from mmzoo_testing import REPO, run_tool
+from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 ITERS = 60
 
@@ -52,7 +52,8 @@ def test_stanet_pam_learns_changes(synthetic_levircd, tmp_path):
     config.write_text(f"_base_ = '{base}'\n" + textwrap.dedent(
         OVERRIDES.format(data=synthetic_levircd, iters=ITERS)))
     work_dir = tmp_path / 'work'
-    run_tool('tools/train.py', config, '--work-dir', work_dir)
+    run_tool('tools/train.py', config, '--work-dir', work_dir,
+             '--cfg-options', f'randomness.seed={TRAIN_SEED}')
 
     records = scalars(work_dir)
     losses = [r['loss'] for r in records if 'loss' in r]

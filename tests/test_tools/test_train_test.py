@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from mmzoo_testing import REPO, run_tool
+from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 SEG_OVERRIDES = """
 data_root = '{data}'
@@ -165,7 +165,7 @@ def test_train_then_test(task, tmp_path, request):
     work_dir = tmp_path / 'work'
 
     run_tool('tools/train.py', config, '--work-dir', work_dir,
-             '--cfg-options', 'randomness.seed=0')
+             '--cfg-options', f'randomness.seed={TRAIN_SEED}')
 
     history = losses(work_dir)
     k = max(3, len(history) // 5)
