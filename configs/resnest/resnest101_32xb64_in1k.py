@@ -1,23 +1,17 @@
+# ResNeSt-101: the ResNeSt-50 recipe with its own official crop size (256) for
+# training and evaluation.
 _base_ = ['./resnest50_32xb64_in1k.py']
-model = dict(backbone=dict(depth=101))
-# The official crop size of ResNeSt-101, for training and evaluation.
 crop_size = 256
+model = dict(backbone=dict(depth=101))
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=crop_size),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
+    dict(step, scale=crop_size) if step.type == 'RandomResizedCrop' else step
+    for step in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='EfficientNetCenterCrop',
-        crop_size=crop_size,
-        crop_padding=32,
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='PackInputs'),
+    dict(step, crop_size=crop_size)
+    if step.type == 'EfficientNetCenterCrop' else step
+    for step in _base_.test_pipeline
 ]
-train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
