@@ -1,7 +1,8 @@
 """Every shipped config parses and builds its model under mmzoo's scope."""
+import ast
 import glob
-import re
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -10,10 +11,12 @@ from mmengine.registry import DefaultScope, init_default_scope
 import mmzoo.models  # noqa: F401
 from mmzoo.registry import MODELS
 
-ROOT = osp.join(osp.dirname(__file__), '..', 'configs')
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+ROOT = osp.join(REPO, 'configs')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, '**', '*.py'), recursive=True)
     if '_base_' not in p)
+MODEL_BASES = sorted(glob.glob(osp.join(ROOT, '_base_', 'models', '*.py')))
 
 
 def drop_pretrained(cfg):
@@ -37,7 +40,7 @@ def test_config_builds(path):
     assert type(model.backbone).__module__.startswith('mmzoo.')
 
 
-# DESIGN.md's names: mmseg's {algorithm}_{backbone}_{N}xb{B}-{schedule}_
+# The toolboxes' names: mmseg's {algorithm}_{backbone}_{N}xb{B}-{schedule}_
 # {dataset}-{H}x{W}, mmdet's {algorithm}_{backbone}_{neck}_{schedule}_{dataset}
 # and mmpretrain's {model}_{N}xb{B}_{dataset}.
 NAME_PATTERNS = [
@@ -51,3 +54,28 @@ NAME_PATTERNS = [
 def test_config_name_follows_convention(path):
     name = osp.basename(path)[:-3]
     assert any(re.fullmatch(p, name) for p in NAME_PATTERNS), name
+
+
+def declared_bases(path):
+    """The `_base_` list a config file states, as written."""
+    with open(path) as f:
+        for node in ast.parse(f.read()).body:
+            if (isinstance(node, ast.Assign)
+                    and getattr(node.targets[0], 'id', None) == '_base_'):
+                bases = ast.literal_eval(node.value)
+                return [bases] if isinstance(bases, str) else bases
+    return []
+
+
+@pytest.mark.parametrize(
+    'path', MODEL_BASES, ids=lambda p: osp.relpath(p, ROOT))
+def test_upstream_model_inherits_its_toolbox_base(path):
+    """A model of an upstream architecture starts from the toolbox's own
+    base (`_base_ = ['mmdet::...']`) and changes only what differs: a
+    restated copy drifts from upstream unseen."""
+    scope = Config.fromfile(path).model.get('_scope_')
+    if scope is None:
+        pytest.skip('an mmzoo model: no upstream base to inherit')
+    bases = declared_bases(path)
+    assert any(b.startswith(f'{scope}::') for b in bases), (
+        f'{path} builds a model of {scope} but inherits {bases}')

@@ -1,14 +1,12 @@
+# mmpretrain's ResNet-50 classifier with Res2Net-50 (26w4s) in place of its
+# ResNet-50.
+_base_ = ['mmpretrain::_base_/models/resnet50.py']
 model = dict(
     _scope_='mmpretrain',
-    type='ImageClassifier',
     backbone=dict(
-        type='mmzoo.Res2Net', depth=50, scales=4, base_width=26,
-        out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5),
-    ))
+        _delete_=True,
+        type='mmzoo.Res2Net',
+        depth=50,
+        scales=4,
+        base_width=26,
+        out_indices=(3, )))

@@ -1,12 +1,6 @@
+# mmpretrain's ResNet-50 classifier with ResNeSt-50 in place of its ResNet-50.
+_base_ = ['mmpretrain::_base_/models/resnet50.py']
 model = dict(
     _scope_='mmpretrain',
-    type='ImageClassifier',
-    backbone=dict(type='mmzoo.ResNeSt', depth=50, out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5),
-    ))
+    backbone=dict(
+        _delete_=True, type='mmzoo.ResNeSt', depth=50, out_indices=(3, )))

@@ -1,14 +1,12 @@
+# mmpretrain's ResNet-50 classifier with ResNeXt-50 (32x4d) in place of its
+# ResNet-50.
+_base_ = ['mmpretrain::_base_/models/resnet50.py']
 model = dict(
     _scope_='mmpretrain',
-    type='ImageClassifier',
     backbone=dict(
-        type='mmzoo.ResNeXt', depth=50, groups=32, base_width=4,
-        out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5),
-    ))
+        _delete_=True,
+        type='mmzoo.ResNeXt',
+        depth=50,
+        groups=32,
+        base_width=4,
+        out_indices=(3, )))

@@ -1,16 +1,16 @@
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
+# mmseg's UperNet with Res2Net-50 (26w4s) in place of its ResNet-50-V1c.
+_base_ = ['mmseg::_base_/models/upernet_r50.py']
+# mmengine gives every top-level dict of a base from another package that
+# package's `_scope_`. mmcv builds norm layers and rejects the key, so the
+# norm_cfg that configs reuse as {{_base_.norm_cfg}} replaces mmseg's instead
+# of merging into it.
+norm_cfg = dict(_delete_=True, type='SyncBN', requires_grad=True)
 model = dict(
     _scope_='mmseg',
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    # mmseg's ResNet-50-V1c weights; ours come through the backbone's init_cfg.
+    pretrained=None,
     backbone=dict(
+        _delete_=True,
         type='mmzoo.Res2Net',
         depth=50,
         scales=4,
@@ -18,32 +18,5 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         strides=(1, 2, 2, 2),
         dilations=(1, 1, 1, 1),
-        norm_cfg=norm_cfg,
-        norm_eval=False),
-    decode_head=dict(
-        type='UPerHead',
-        in_channels=[256, 512, 1024, 2048],
-        in_index=[0, 1, 2, 3],
-        pool_scales=(1, 2, 3, 6),
-        channels=512,
-        dropout_ratio=0.1,
-        num_classes=19,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=1024,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=19,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        norm_eval=False))

@@ -1,19 +1,18 @@
 # UperNet with a Swin-T backbone, as the official segmentation repository
 # (github SwinTransformer/Swin-Transformer-Semantic-Segmentation,
-# configs/_base_/models/upernet_swin.py) and mmseg build it.
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
+# configs/_base_/models/upernet_swin.py) and mmseg build it: mmseg's UperNet
+# with Swin-T in place of its ResNet-50-V1c, the heads reading Swin-T's
+# widths, and ADE20K's 150 classes.
+_base_ = ['mmseg::_base_/models/upernet_r50.py']
+# Replaces mmseg's norm_cfg instead of merging into it: see
+# upernet_res2net50.py.
+norm_cfg = dict(_delete_=True, type='SyncBN', requires_grad=True)
 model = dict(
     _scope_='mmseg',
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    # mmseg's ResNet-50-V1c weights; ours come through the backbone's init_cfg.
+    pretrained=None,
     backbone=dict(
+        _delete_=True,
         type='mmzoo.SwinTransformer',
         arch='tiny',
         window_size=7,
@@ -21,30 +20,5 @@ model = dict(
         qkv_bias=True,
         drop_path_rate=0.3,
         out_indices=(0, 1, 2, 3)),
-    decode_head=dict(
-        type='UPerHead',
-        in_channels=[96, 192, 384, 768],
-        in_index=[0, 1, 2, 3],
-        pool_scales=(1, 2, 3, 6),
-        channels=512,
-        dropout_ratio=0.1,
-        num_classes=150,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=384,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=150,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    decode_head=dict(in_channels=[96, 192, 384, 768], num_classes=150),
+    auxiliary_head=dict(in_channels=384, num_classes=150))
