@@ -1,10 +1,12 @@
-"""Every shipped config parses and builds its model under mmzoo's scope."""
+"""Every shipped config parses and builds its model under mmzoo's scope, and
+model-index.yml and the metafiles list exactly the configs that exist."""
 import ast
 import glob
 import os.path as osp
 import re
 
 import pytest
+import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
@@ -17,6 +19,7 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, '**', '*.py'), recursive=True)
     if '_base_' not in p)
 MODEL_BASES = sorted(glob.glob(osp.join(ROOT, '_base_', 'models', '*.py')))
+METAFILES = sorted(glob.glob(osp.join(ROOT, '*', 'metafile.yml')))
 
 
 def drop_pretrained(cfg):
@@ -79,3 +82,37 @@ def test_upstream_model_inherits_its_toolbox_base(path):
     bases = declared_bases(path)
     assert any(b.startswith(f'{scope}::') for b in bases), (
         f'{path} builds a model of {scope} but inherits {bases}')
+
+
+def load_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def test_model_index_imports_every_metafile_once():
+    imports = load_yaml(osp.join(REPO, 'model-index.yml'))['Import']
+    assert sorted(imports) == [osp.relpath(p, REPO) for p in METAFILES]
+
+
+def configs_named_in(metafile):
+    """The `Config` of every model in a metafile, relative to the repo."""
+    models = load_yaml(metafile)['Models']
+    missing = [m['Name'] for m in models if 'Config' not in m]
+    assert not missing, f'{metafile}: models without a Config: {missing}'
+    return [m['Config'] for m in models]
+
+
+@pytest.mark.parametrize(
+    'metafile', METAFILES, ids=lambda p: osp.relpath(p, ROOT))
+def test_metafile_lists_exactly_the_configs_of_its_folder(metafile):
+    named = configs_named_in(metafile)
+    absent = [c for c in named if not osp.isfile(osp.join(REPO, c))]
+    assert not absent, f'{metafile} names configs that do not exist: {absent}'
+    folder = osp.dirname(metafile)
+    in_folder = {
+        osp.relpath(p, REPO)
+        for p in glob.glob(osp.join(folder, '*.py'))
+    }
+    assert set(named) == in_folder, (
+        f'{metafile} misses {sorted(in_folder - set(named))} and names '
+        f'{sorted(set(named) - in_folder)} from other folders')
