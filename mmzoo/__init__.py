@@ -22,8 +22,4 @@ def _check_version(name: str, installed: str, low: str, high: str) -> None:
 _check_version('mmcv', mmcv.__version__, MMCV_MIN, MMCV_MAX)
 _check_version('mmengine', mmengine.__version__, MMENGINE_MIN, MMENGINE_MAX)
 
-# Importing the engine makes mmengine's checkpoint loading safe and its
-# checkpoint writing atomic for every tool that imports mmzoo.
-from . import engine  # noqa: E402,F401
-
 __all__ = ['__version__', 'version_info']

@@ -9,14 +9,34 @@ import numpy as np
 import pytest
 import torch
 from mmengine.fileio import get_file_backend
+from mmengine.fileio import io as fileio_io
+from mmengine.fileio.backends import registry_utils
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
 
-from mmzoo.engine import UnsafeCheckpointError, load_checkpoint_file
+from mmzoo.engine import (UnsafeCheckpointError, install_checkpoint_safety,
+                          load_checkpoint_file)
 from mmzoo.engine.checkpoint import AtomicLocalBackend
 from mmzoo.utils.fileio import atomic_write_bytes
 
 from mmzoo_testing import REPO, TRAIN_SEED, run_tool
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_safety():
+    """Take the step our tools take, and give mmengine back its own loader
+    and backends afterwards, so that no other test depends on this one."""
+    schemes = CheckpointLoader._schemes.copy()
+    backends = dict(registry_utils.backends)
+    prefixes = dict(registry_utils.prefix_to_backends)
+    install_checkpoint_safety()
+    yield
+    CheckpointLoader._schemes = schemes
+    for registered, saved in ((registry_utils.backends, backends),
+                              (registry_utils.prefix_to_backends, prefixes)):
+        registered.clear()
+        registered.update(saved)
+    fileio_io.backend_instances.clear()
 
 
 def mmengine_like_checkpoint():

@@ -39,7 +39,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from tqdm import tqdm
 
-import mmzoo  # noqa: F401  (safe checkpoint loading)
+from mmzoo.engine import install_checkpoint_safety
 from mmzoo.registry import MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
 from mmzoo.visualization import distance_to_image, overlay_changes
@@ -208,6 +208,7 @@ def main(argv=None):
     except InputError as error:
         raise SystemExit(f'error: {error}')
     cfg = load_config(args)
+    install_checkpoint_safety()
     init_default_scope(cfg.get('default_scope', 'mmzoo'))
     model = build_model(cfg, args.checkpoint, args.device)
     pipeline = build_pipeline(cfg)

@@ -8,12 +8,12 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmzoo  # noqa: F401  (safe checkpoint loading)
+from mmzoo.engine import install_checkpoint_safety
 
 
 def parse_args(argv=None):
@@ -94,6 +94,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    install_checkpoint_safety()
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

@@ -13,8 +13,7 @@ from mmengine.device import get_device
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
-import mmzoo  # noqa: F401  (safe checkpoint loading, atomic saving)
-from mmzoo.engine import load_checkpoint_file
+from mmzoo.engine import install_checkpoint_safety, load_checkpoint_file
 
 
 def parse_args(argv=None):
@@ -124,6 +123,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    install_checkpoint_safety()
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

@@ -8,10 +8,12 @@ local checkpoints with an allow-list of exactly those objects, scoped to the
 call, and refuse anything else with an error that names the file and the
 objects at fault.
 
-Importing mmzoo installs both pieces into mmengine: the loader for local
-paths (``CheckpointLoader``'s default scheme) and an atomic local file
-backend, so a run killed while saving never leaves a truncated checkpoint or
-``last_checkpoint`` behind.
+:func:`install_checkpoint_safety` installs both pieces into mmengine: the
+loader for local paths (``CheckpointLoader``'s default scheme) and an atomic
+local file backend, so a run killed while saving never leaves a truncated
+checkpoint or ``last_checkpoint`` behind. Both are process-wide, so nothing
+installs them on import: our tools call the function, and a user's config
+opts in by importing :mod:`mmzoo.engine.checkpoint_safety`.
 """
 import os.path as osp
 import pickle
@@ -19,7 +21,9 @@ from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend
+from mmengine.fileio import io as fileio_io
+from mmengine.fileio import register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
@@ -129,6 +133,23 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(obj.encode(encoding), filepath)
 
 
-CheckpointLoader.register_scheme(prefixes='', force=True)(
-    load_checkpoint_file)
-register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+def install_checkpoint_safety() -> None:
+    """Make mmengine load local checkpoints safely and write files
+    atomically, for the rest of the process.
+
+    Replaces mmengine's loader of local paths with
+    :func:`load_checkpoint_file` (``weights_only=True`` with an allow-list
+    of what mmengine itself writes) and its local file backend with
+    :class:`AtomicLocalBackend`. Calling it again changes nothing.
+    ``tools/train.py``, ``tools/test.py`` and ``tools/infer_cd.py`` call it;
+    a config takes the same step with
+    ``custom_imports = dict(imports=['mmzoo.engine.checkpoint_safety'])``.
+    """
+    CheckpointLoader.register_scheme(prefixes='', force=True)(
+        load_checkpoint_file)
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    # mmengine.fileio's functions reuse the backends they created; local
+    # ones made before this step would keep writing in place.
+    for key, backend in list(fileio_io.backend_instances.items()):
+        if type(backend) is LocalBackend:
+            del fileio_io.backend_instances[key]
