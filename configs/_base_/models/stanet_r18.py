@@ -40,7 +40,11 @@ model = dict(
         pam_scales=(1, 2, 4, 8),
         ds=1,
         threshold=1.0,
+        align_corners=True,
         norm_cfg=norm_cfg,
-        loss_decode=dict(type='mmzoo.BCLLoss', margin=2.0)),
+        loss_decode=dict(type='mmzoo.BCLLoss', margin=2.0),
+        # The data preprocessor's seg_pad_val: padding counts in neither
+        # the loss nor acc_change.
+        ignore_index=255),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -8,14 +8,16 @@ models/backbone.py ``CDSA``, models/CDFA_model.py).
 Both attention modules see the two dates' feature maps side by side, one
 map of width ``2w``, so every pixel attends to pixels of both dates.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
-from mmseg.structures import SegDataSample
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.utils import SampleList
+from torch import Tensor
 
 from mmzoo.registry import MODELS
 from ..utils.chunked_attention import chunked_attention
@@ -217,7 +219,7 @@ class PAM(BaseModule):
 
 
 @MODELS.register_module()
-class STAHead(BaseModule):
+class STAHead(BaseDecodeHead):
     """STANet's attention and metric module: relates the two dates'
     embeddings, then measures their per-pixel distance.
 
@@ -233,6 +235,25 @@ class STAHead(BaseModule):
     channels; later PyTorch reduces the last dimension instead. This is the
     channel norm of ``a - b + 1e-6``, as the official code computed it.
 
+    **The bitemporal contract.** An mmseg decode head whose ``inputs`` are
+    the two dates; :class:`mmzoo.SiamEncoderDecoder` calls it through
+    mmseg's interface, and other change heads follow the same pattern:
+
+    - ``inputs`` (of :meth:`forward`, :meth:`loss`, :meth:`predict`) is the
+      pair ``(feat_a, feat_b)``: date A's and date B's embeddings, each as
+      the shared backbone and neck return it for one date (here one
+      (N, C, h, w) map each).
+    - :meth:`forward` returns the change score at the embeddings'
+      resolution, (N, 1, h, w) (``out_channels=1``; ``num_classes=2``,
+      unchanged and changed): a distance, larger meaning more change.
+    - :meth:`predict_by_feat` upsamples the score to the network input,
+      the metas' ``pad_shape`` (else ``img_shape``), as mmseg's heads do.
+    - :meth:`loss_by_feat` upsamples it to the labels (``gt_sem_seg``: 1
+      changed, 0 unchanged, ``ignore_index`` left out) and returns the sum
+      of the ``loss_decode`` losses by name, and ``acc_change``: the
+      percentage of valid pixels that ``threshold`` classifies right.
+    - A pixel is changed where its score exceeds ``threshold``.
+
     Args:
         in_channels (int): Embedding channels. Default: 64.
         attention (str): 'none', 'bam' or 'pam'. Default: 'pam'.
@@ -244,7 +265,11 @@ class STAHead(BaseModule):
             official 1.0 is half of BCL's margin 2. Default: 1.0.
         align_corners (bool): Of the distance upsampling. Default: True.
         norm_cfg (dict): Norm inside PAM. Default: BN.
-        loss_decode (dict): The loss. Default: ``mmzoo.BCLLoss``, margin 2.
+        loss_decode (dict | Sequence[dict]): The loss, or losses summed by
+            their ``loss_name``; each takes ``(distance, label)``.
+            Default: ``mmzoo.BCLLoss``, margin 2.
+        ignore_index (int): Label left out of ``acc_change``; a loss with an
+            ``ignore_index`` of its own must agree. Default: 255.
         init_cfg (dict or list[dict], optional): Default as official
             (``backbone.weights_init``): convolutions N(0, 0.02), BN weights
             N(1, 0.02); biases 0.
@@ -259,17 +284,38 @@ class STAHead(BaseModule):
                  threshold: float = 1.0,
                  align_corners: bool = True,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 loss_decode: dict = dict(type='mmzoo.BCLLoss', margin=2.0),
+                 loss_decode: Union[dict, Sequence[dict]] = dict(
+                     type='mmzoo.BCLLoss', margin=2.0),
+                 ignore_index: int = 255,
                  init_cfg=None) -> None:
+        if attention not in self.attentions:
+            raise ValueError(f'STAHead attention must be one of '
+                             f'{self.attentions}, got {attention!r}')
         if init_cfg is None:
             init_cfg = [
                 dict(type='Normal', layer='Conv2d', std=0.02),
                 dict(type='Normal', layer='_BatchNorm', mean=1.0, std=0.02)
             ]
-        super().__init__(init_cfg=init_cfg)
-        if attention not in self.attentions:
-            raise ValueError(f'STAHead attention must be one of '
-                             f'{self.attentions}, got {attention!r}')
+        # mmseg's base always builds a 1x1 classifier, conv_seg, which a
+        # distance head has no use for. Building it on a forked random
+        # stream and dropping it keeps the head's parameters (and so its
+        # checkpoints) and a seeded run's initial weights what they are
+        # without it.
+        with torch.random.fork_rng(devices=[]):
+            super().__init__(
+                in_channels,
+                in_channels,
+                num_classes=2,
+                out_channels=1,
+                threshold=threshold,
+                dropout_ratio=0,
+                norm_cfg=norm_cfg,
+                loss_decode=loss_decode,
+                ignore_index=ignore_index,
+                align_corners=align_corners,
+                init_cfg=init_cfg)
+        del self.conv_seg
+        self._check_loss_ignore_index()
         self.attention_type = attention
         if attention == 'bam':
             self.attention = BAM(in_channels, ds)
@@ -277,38 +323,72 @@ class STAHead(BaseModule):
             self.attention = PAM(in_channels, pam_scales, ds, norm_cfg)
         else:
             self.attention = nn.Identity()
-        self.threshold = threshold
-        self.align_corners = align_corners
-        self.loss_decode = MODELS.build(loss_decode)
 
-    def forward(self, feat_a: torch.Tensor,
-                feat_b: torch.Tensor) -> torch.Tensor:
-        """Distance map (N, 1, h, w) at the embeddings' resolution."""
-        if feat_a.shape != feat_b.shape:
-            raise ValueError(f'the dates\' embeddings differ in shape: '
-                             f'{tuple(feat_a.shape)} vs {tuple(feat_b.shape)}')
+    def _losses(self) -> List[nn.Module]:
+        if isinstance(self.loss_decode, nn.ModuleList):
+            return list(self.loss_decode)
+        return [self.loss_decode]
+
+    def _check_loss_ignore_index(self) -> None:
+        for loss in self._losses():
+            own = getattr(loss, 'ignore_index', self.ignore_index)
+            if own != self.ignore_index:
+                raise ValueError(
+                    f'STAHead ignore_index={self.ignore_index} but its '
+                    f'loss_decode {type(loss).__name__} ignores {own}: the '
+                    'loss and acc_change would leave out different pixels')
+
+    def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Distance map (N, 1, h, w) at the embeddings' resolution.
+
+        Args:
+            inputs (Sequence[Tensor]): ``(feat_a, feat_b)``, the dates'
+                embeddings, (N, C, h, w) each.
+        """
+        feat_a, feat_b = self._dates(inputs)
         w = feat_a.shape[3]
         both = self.attention(torch.cat([feat_a, feat_b], dim=3))
         diff = both[..., :w] - both[..., w:] + 1e-6
         return torch.linalg.vector_norm(diff, dim=1, keepdim=True)
 
-    def predict(self, feat_a: torch.Tensor, feat_b: torch.Tensor,
-                size: Sequence[int]) -> torch.Tensor:
-        """Distance map upsampled to ``size`` (the network input's)."""
-        return F.interpolate(self.forward(feat_a, feat_b), size=tuple(size),
-                             mode='bilinear',
+    @staticmethod
+    def _dates(inputs: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        if len(inputs) != 2:
+            raise ValueError(
+                'STAHead takes the pair (feat_a, feat_b) of the two dates\' '
+                f'embeddings, got {len(inputs)} inputs')
+        feat_a, feat_b = inputs
+        if feat_a.shape != feat_b.shape:
+            raise ValueError(f'the dates\' embeddings differ in shape: '
+                             f'{tuple(feat_a.shape)} vs {tuple(feat_b.shape)}')
+        return feat_a, feat_b
+
+    def _upsample(self, distance: Tensor, size: Sequence[int]) -> Tensor:
+        return F.interpolate(distance, size=tuple(size), mode='bilinear',
                              align_corners=self.align_corners)
 
-    def loss(self, feat_a: torch.Tensor, feat_b: torch.Tensor,
-             data_samples: List[SegDataSample]) -> dict:
-        """The loss at the labels' resolution (that of the padded batch)."""
-        label = torch.stack(
-            [s.gt_sem_seg.data for s in data_samples]).to(feat_a.device)
-        distance = self.predict(feat_a, feat_b, label.shape[2:])
-        loss = self.loss_decode(distance, label)
+    def predict_by_feat(self, seg_logits: Tensor,
+                        batch_img_metas: List[dict]) -> Tensor:
+        """The distance map upsampled to the network input's size."""
+        meta = batch_img_metas[0]
+        size = meta['pad_shape'] if 'pad_shape' in meta else meta['img_shape']
+        return self._upsample(seg_logits, size[:2])
+
+    def loss_by_feat(self, seg_logits: Tensor,
+                     batch_data_samples: SampleList) -> dict:
+        """The losses at the labels' resolution (that of the padded batch)
+        and ``acc_change``."""
+        label = self._stack_batch_gt(batch_data_samples).to(seg_logits.device)
+        distance = self._upsample(seg_logits, label.shape[2:])
+        losses = dict()
+        for loss_decode in self._losses():
+            loss = loss_decode(distance, label)
+            name = loss_decode.loss_name
+            losses[name] = losses[name] + loss if name in losses else loss
         with torch.no_grad():
-            valid = label != getattr(self.loss_decode, 'ignore_index', 255)
+            valid = label != self.ignore_index
             changed = (distance > self.threshold) & valid
             acc = ((changed == (label == 1)) & valid).sum() / \
                 valid.sum().clamp(min=1)
-        return {self.loss_decode.loss_name: loss, 'acc_change': acc * 100}
+        losses['acc_change'] = acc * 100
+        return losses

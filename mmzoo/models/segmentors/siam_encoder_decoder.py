@@ -23,9 +23,11 @@ class SiamEncoderDecoder(BaseSegmentor):
 
     Each date passes through the backbone (and neck) on its own, as in the
     official code, so that BatchNorm normalises each date with its own
-    batch statistics. The head (e.g. :class:`mmzoo.STAHead`) returns a
-    change-score map; ``predict`` thresholds it at the head's
-    ``threshold``.
+    batch statistics. The head (e.g. :class:`mmzoo.STAHead`) is an mmseg
+    decode head given the pair of embeddings as its ``inputs`` (the
+    bitemporal contract is written down in :class:`mmzoo.STAHead`); it
+    returns a change-score map, and ``predict`` thresholds it at the
+    head's ``threshold``.
 
     ``predict`` fills each :class:`SegDataSample` with ``pred_sem_seg``
     (0/1 change map at the original size) and ``seg_logits`` (the score
@@ -34,12 +36,12 @@ class SiamEncoderDecoder(BaseSegmentor):
 
     Args:
         backbone (dict): Backbone config, applied to each date.
-        decode_head (dict): Change head config; it provides
-            ``forward(a, b)``, ``predict(a, b, size)``,
-            ``loss(a, b, data_samples)``, ``threshold`` and
-            ``align_corners``.
+        decode_head (dict): Change head config: an mmseg decode head
+            (``forward``, ``loss``, ``predict``, ``threshold``,
+            ``align_corners``) whose inputs are ``(feat_a, feat_b)``.
         neck (dict, optional): Neck config, applied to each date.
-        train_cfg (dict, optional): Unused; kept for mmseg's signature.
+        train_cfg (dict, optional): Passed to the head's ``loss``, as
+            mmseg's segmentors do.
         test_cfg (dict, optional): ``mode='whole'`` (default) or
             ``mode='slide'`` with ``crop_size`` and ``stride`` (h, w), and
             optionally ``windows_per_forward`` (default 8).
@@ -96,18 +98,23 @@ class SiamEncoderDecoder(BaseSegmentor):
         return self._embed(img_a), self._embed(img_b)
 
     def encode_decode(self, inputs: Tensor,
-                      batch_img_metas: List[dict]) -> Tensor:
+                      batch_img_metas: Optional[List[dict]]) -> Tensor:
         """Change-score map (N, 1, H, W) at the input's size."""
-        feat_a, feat_b = self.extract_feat(inputs)
-        return self.decode_head.predict(feat_a, feat_b, inputs.shape[2:])
+        # mmseg's heads upsample to the metas' pad_shape; here that is the
+        # size of the batch given: the padded images, or slide windows.
+        size = tuple(inputs.shape[2:])
+        metas = [dict(meta, pad_shape=size)
+                 for meta in batch_img_metas or [{}]]
+        return self.decode_head.predict(
+            self.extract_feat(inputs), metas, self.test_cfg)
 
     def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:
-        feat_a, feat_b = self.extract_feat(inputs)
-        return self.decode_head.loss(feat_a, feat_b, data_samples)
+        return self.decode_head.loss(
+            self.extract_feat(inputs), data_samples, self.train_cfg)
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """The head's score map at the embeddings' resolution."""
-        return self.decode_head(*self.extract_feat(inputs))
+        return self.decode_head(self.extract_feat(inputs))
 
     def slide_inference(self, inputs: Tensor,
                         batch_img_metas: List[dict]) -> Tensor:

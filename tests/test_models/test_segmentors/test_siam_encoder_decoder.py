@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -83,6 +84,20 @@ def test_predict_without_samples_and_tensor_mode():
     assert out.pred_sem_seg.data.shape == (1, 64, 64)
     assert set(out.pred_sem_seg.data.unique().tolist()) <= {0, 1}
     assert feats.shape == (1, 1, 16, 16)  # distances at 1/4 scale
+
+
+def test_scores_are_the_head_distances_upsampled_to_the_input():
+    """encode_decode hands the head the batch's size through mmseg's
+    predict interface: the embeddings' distances, upsampled bilinearly
+    with aligned corners to the (padded) input."""
+    model = build().eval()
+    inputs = torch.randn(1, 6, 64, 48)
+    with torch.no_grad():
+        low = model(inputs, mode='tensor')
+        scores = model.encode_decode(inputs, [dict(img_shape=(60, 40))])
+    torch.testing.assert_close(
+        scores, F.interpolate(low, (64, 48), mode='bilinear',
+                              align_corners=True))
 
 
 def test_identical_dates_show_no_change_and_dates_commute():
