@@ -37,10 +37,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from mmzoo.models.decode_heads import sta_head
 
-from mmzoo.models.decode_heads import sta_head  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CHANNELS = 64
 

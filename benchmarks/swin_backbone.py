@@ -17,24 +17,19 @@ ours is faster).
 import argparse
 import contextlib
 import os
-import os.path as osp
 import platform
 import re
 import statistics
-import sys
 import time
 from collections import OrderedDict
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-import mmzoo.ops  # noqa: E402
-from mmzoo.models import SwinTransformer  # noqa: E402
-from mmzoo.models.backbones import swin  # noqa: E402
-from mmzoo.ops._library import extension_loaded  # noqa: E402
-from tools.model_converters.swin2mmzoo import convert, to_mmseg  # noqa: E402
+import mmzoo.ops
+from mmzoo.models import SwinTransformer
+from mmzoo.models.backbones import swin
+from mmzoo.models.converters import convert_official_swin, swin_to_mmseg
+from mmzoo.ops._library import extension_loaded
 
 FEATURES = dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24])
 
@@ -61,16 +56,16 @@ def build_models():
         if hasattr(m, 'fused_attn'):
             m.fused_attn = True  # timm's SDPA path
     state = official_state(timm_model)
-    state['head.weight'] = torch.zeros(1, 768)  # convert() wants a head
+    state['head.weight'] = torch.zeros(1, 768)  # the converter wants a head
     state['head.bias'] = torch.zeros(1)
-    converted, _ = convert(state)
+    converted, _ = convert_official_swin(state)
     ours = SwinTransformer('tiny', drop_path_rate=0.)
     ours.load_state_dict({k[9:]: v for k, v in converted.items()
                           if k.startswith('backbone.')}, strict=False)
     mmseg = MMSegSwin(**FEATURES, drop_path_rate=0.,
                       out_indices=(0, 1, 2, 3))
     missing, unexpected = mmseg.load_state_dict(
-        to_mmseg(ours.state_dict()), strict=False)
+        swin_to_mmseg(ours.state_dict()), strict=False)
     assert not unexpected and all(
         k.endswith('relative_position_index') for k in missing), missing
     return ours, mmseg, timm_model

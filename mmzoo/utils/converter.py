@@ -1,14 +1,16 @@
-"""What the official-checkpoint converters in tools/model_converters share:
-reading a state dict, renaming keys by rules, checking the result against
-the model it must load into, and writing it atomically."""
-import argparse
+"""What the official-checkpoint converters of :mod:`mmzoo.models.converters`
+share: reading an untrusted checkpoint safely, renaming keys by rules,
+checking the result against the model it must load into, and writing it
+atomically. The command lines around them are
+``tools/model_converters/*.py``."""
 import io
+import pickle
 import re
-import sys
 from collections import OrderedDict
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
+from torch._weights_only_unpickler import _get_allowed_globals
 
 from mmzoo.registry import MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
@@ -16,36 +18,127 @@ from mmzoo.utils.fileio import atomic_write_bytes
 Rule = Tuple[str, str]
 
 
-# torchvision's ResNet/ResNeXt keys -> mmzoo's (ResNetBase layout), for
-# re.sub; the first match wins. Shared by resnet2mmzoo and resnext2mmzoo.
-TORCHVISION_RESNET_RULES = [
-    (r'^fc\.(\w+)$', r'head.fc.\1'),
-    (r'^conv1\.weight$', 'backbone.stem.0.conv.weight'),
-    (r'^bn1\.(\w+)$', r'backbone.stem.0.bn.\1'),
-    (r'^(layer\d+\.\d+)\.conv([123])\.weight$',
-     r'backbone.\1.conv\2.conv.weight'),
-    (r'^(layer\d+\.\d+)\.bn([123])\.(\w+)$', r'backbone.\1.conv\2.bn.\3'),
-    (r'^(layer\d+\.\d+)\.downsample\.0\.weight$',
-     r'backbone.\1.shortcut.proj.conv.weight'),
-    (r'^(layer\d+\.\d+)\.downsample\.1\.(\w+)$',
-     r'backbone.\1.shortcut.proj.bn.\2'),
-]
-
-
 class ConversionError(ValueError):
     """The source checkpoint does not fit the target architecture."""
 
 
-def read_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Load a plain state dict (or one under ``'state_dict'``) safely, and
-    drop the ``module.`` prefix that nn.DataParallel checkpoints carry."""
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(ckpt, dict) and 'state_dict' in ckpt:
-        ckpt = ckpt['state_dict']
-    if not isinstance(ckpt, dict) or not ckpt:
+class _Inert:
+    """What an object of a class outside torch's weights-only allow-list
+    loads as: a record of the arguments and state the pickle gave it. The
+    class itself is never imported, so none of its code runs."""
+
+    def __new__(cls, *args, **kwargs):
+        inert = super().__new__(cls)
+        inert.args, inert.state, inert.items = args, None, []
+        return inert
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __setitem__(self, key, value):
+        self.items.append((key, value))
+
+    def append(self, item):
+        self.items.append(item)
+
+    def extend(self, items):
+        self.items.extend(items)
+
+    add = append  # pickled sets
+
+    def __repr__(self):
+        return f'<inert {self.global_name}>'
+
+
+class _InertUnpickler(pickle.Unpickler):
+    """Resolves the globals of torch's weights-only allow-list (tensors,
+    storages, dtypes, OrderedDict) and turns every other one into an
+    :class:`_Inert` subclass named after it, without importing its
+    module."""
+
+    def find_class(self, module: str, name: str):
+        full_name = f'{module}.{name}'
+        allowed = _get_allowed_globals()
+        if full_name in allowed:
+            return allowed[full_name]
+        return type(name, (_Inert, ), dict(global_name=full_name))
+
+
+class _InertPickle:
+    """The ``pickle_module`` that :func:`torch.load` unpickles with."""
+    Unpickler = _InertUnpickler
+
+    @staticmethod
+    def load(file, **kwargs):
+        return _InertUnpickler(file, **kwargs).load()
+
+
+def read_checkpoint(path: str):
+    """Load a checkpoint from an untrusted source without running its code.
+
+    ``torch.load(weights_only=True)`` refuses the whole file when anything
+    beside the weights is an object of another package, as the official
+    Swin repository's training checkpoints store their yacs config. Such a
+    file is read again with an unpickler that resolves only what
+    ``weights_only`` allows and loads any other object as an inert
+    placeholder (never importing its class), so the weights can still be
+    taken out.
+    """
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    # Safe despite weights_only=False: every global the pickle names goes
+    # through _InertUnpickler.find_class, which never imports or runs
+    # anything outside torch's weights-only allow-list.
+    return torch.load(
+        path, map_location='cpu', weights_only=False,
+        pickle_module=_InertPickle)
+
+
+def extract_state_dict(checkpoint) -> 'OrderedDict[str, torch.Tensor]':
+    """The weights of a checkpoint: the dict itself, or the one under
+    ``'state_dict'`` (mmengine and others) or ``'model'`` (the official
+    Swin releases, which add optimizer, scheduler and config entries to
+    training checkpoints), without the ``module.`` prefix that
+    nn.DataParallel checkpoints carry. Other entries are dropped."""
+    if isinstance(checkpoint, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    if not isinstance(checkpoint, dict) or not checkpoint:
         raise ConversionError('holds no state dict')
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v)
-                       for k, v in ckpt.items())
+    state_dict = OrderedDict()
+    for key, value in checkpoint.items():
+        if not isinstance(value, torch.Tensor):
+            kind = getattr(value, 'global_name', type(value).__name__)
+            raise ConversionError(
+                f'entry {key!r} is a {kind}, not a tensor: not a state dict')
+        state_dict[key[7:] if key.startswith('module.') else key] = value
+    return state_dict
+
+
+def read_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
+    """The weights of the checkpoint file at ``path``, read safely
+    (:func:`read_checkpoint`, :func:`extract_state_dict`)."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
+        raise ConversionError(f'cannot be read as a torch checkpoint: '
+                              f'{error}') from error
+    return extract_state_dict(checkpoint)
+
+
+def write_checkpoint(path: str, state_dict: dict, meta: dict) -> None:
+    """Save ``{'meta': meta, 'state_dict': state_dict}`` atomically, as
+    mmengine's ``load_checkpoint`` reads it."""
+    buffer = io.BytesIO()
+    torch.save(dict(meta=meta, state_dict=state_dict), buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def key_shape(state_dict: dict, key: str, family: str) -> tuple:
@@ -55,6 +148,15 @@ def key_shape(state_dict: dict, key: str, family: str) -> tuple:
         raise ConversionError(
             f'missing key {key!r}: not an official {family} checkpoint')
     return tuple(state_dict[key].shape)
+
+
+def stage_blocks(state_dict: dict, num_stages: int = 4) -> tuple:
+    """Blocks per stage of a ResNet-style checkpoint (``layer{i}.{j}.``
+    keys)."""
+    return tuple(
+        len({k.split('.')[1] for k in state_dict
+             if k.startswith(f'layer{stage}.')})
+        for stage in range(1, num_stages + 1))
 
 
 def rename(state_dict: dict, rules: Sequence[Rule]) -> tuple:
@@ -102,26 +204,3 @@ def check_matches(converted: dict, unmatched: List[str],
             if keys:
                 lines.append(f'  {title} ({len(keys)}): ' + ', '.join(keys))
         raise ConversionError('\n'.join(lines))
-
-
-def run_cli(doc: str, convert: Callable[[dict], tuple], argv=None) -> int:
-    """``SCRIPT SRC DST``: convert SRC with ``convert(state_dict) ->
-    (state_dict, arch)`` and write DST atomically; on failure print what is
-    wrong, naming SRC, exit 1 and write nothing."""
-    parser = argparse.ArgumentParser(
-        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('src', help='official checkpoint (.pth)')
-    parser.add_argument('dst', help='where to write the mmzoo checkpoint')
-    args = parser.parse_args(argv)
-    try:
-        converted, arch = convert(read_state_dict(args.src))
-    except (ConversionError, OSError, RuntimeError) as e:
-        print(f'error: {args.src}: {e}', file=sys.stderr)
-        return 1
-    buffer = io.BytesIO()
-    torch.save(
-        dict(meta=dict(converted_from=args.src, arch=arch),
-             state_dict=converted), buffer)
-    atomic_write_bytes(buffer.getvalue(), args.dst)
-    print(f'wrote {args.dst}: {arch}, {len(converted)} tensors')
-    return 0

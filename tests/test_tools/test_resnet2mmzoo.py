@@ -8,10 +8,10 @@ import torchvision
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmzoo.models.converters import convert_torchvision_resnet
 from mmzoo.registry import MODELS
 from mmzoo.utils.converter import build_classifier
 from mmzoo_testing import REPO, run_tool
-from tools.model_converters.resnet2mmzoo import convert
 
 CONVERTER = 'tools/model_converters/resnet2mmzoo.py'
 
@@ -30,7 +30,7 @@ def torchvision_resnet(depth):
 @pytest.mark.parametrize('depth', [18, 34])
 def test_converted_weights_give_torchvision_logits(depth):
     reference = torchvision_resnet(depth)
-    converted, arch = convert(reference.state_dict())
+    converted, arch = convert_torchvision_resnet(reference.state_dict())
     assert arch == dict(depth=depth, num_classes=1000)
     ours = build_classifier(dict(type='mmzoo.ResNet', depth=depth), 1000,
                             in_channels=512).eval()

@@ -2,6 +2,7 @@
 checkpoint that mmengine loads strictly into the config's classifier out,
 giving the official logits."""
 import os.path as osp
+import pickle
 import re
 from collections import OrderedDict
 
@@ -11,8 +12,9 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from mmzoo_testing import REPO, run_tool
 
+from mmzoo.models.converters import convert_official_swin
 from mmzoo.registry import MODELS
-from tools.model_converters.swin2mmzoo import convert
+from mmzoo.utils.converter import ConversionError, read_state_dict
 
 CONVERTER = 'tools/model_converters/swin2mmzoo.py'
 
@@ -81,9 +83,87 @@ def test_cli_converts_to_strictly_loadable_checkpoint(official, tmp_path):
                                    atol=1e-5, rtol=1e-5)
 
 
+# What the foreign objects below ran while being unpickled, if anything.
+RAN = []
+
+
+def record(*args):
+    RAN.append(args)
+
+
+class TrainingConfig(dict):
+    """Stands in for the yacs CfgNode that the official training
+    checkpoints store beside the weights: a dict subclass with attributes,
+    from a module outside torch's weights-only allow-list. Unpickling it in
+    full would run this module's code, twice."""
+
+    def __init__(self, **entries):
+        super().__init__(**entries)
+        self.frozen = True
+        self.callback = Callback()
+
+    def __setstate__(self, state):
+        RAN.append(('TrainingConfig.__setstate__', state))
+
+
+class Callback:
+    """An object whose pickle calls a function of this module."""
+
+    def __reduce__(self):
+        return record, ('Callback.__reduce__', )
+
+
+def training_checkpoint(official):
+    """The layout of the official repository's training checkpoints."""
+    return dict(
+        official_checkpoint(official),
+        optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0])]),
+        lr_scheduler=dict(t_initial=300),
+        max_accuracy=81.2,
+        epoch=299,
+        config=TrainingConfig(MODEL=TrainingConfig(TYPE='swin')))
+
+
+def test_training_checkpoint_gives_the_weights_without_running_code(
+        official, tmp_path):
+    src = tmp_path / 'swin_tiny_training.pth'
+    torch.save(training_checkpoint(official), src)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(src, weights_only=True)
+    # The probe works: unpickling in full runs the foreign code.
+    torch.load(src, weights_only=False)
+    assert RAN
+    RAN.clear()
+
+    state_dict = read_state_dict(str(src))
+    assert not RAN
+    expected = official_checkpoint(official)['model']
+    assert list(state_dict) == list(expected)
+    for key, value in expected.items():
+        assert torch.equal(state_dict[key], value), key
+
+    # Foreign objects in place of the weights are named, not used.
+    torch.save(dict(model=TrainingConfig(), epoch=1), src)
+    with pytest.raises(ConversionError,
+                       match=r"'model' is a .*TrainingConfig, not a tensor"):
+        read_state_dict(str(src))
+    assert not RAN
+
+
+def test_cli_converts_training_checkpoint(official, tmp_path):
+    src, dst = tmp_path / 'swin_tiny_training.pth', tmp_path / 'ours.pth'
+    torch.save(training_checkpoint(official), src)
+    run_tool(CONVERTER, src, dst)
+    ours = torch.load(dst, weights_only=True)['state_dict']
+    expected, _ = convert_official_swin(official_checkpoint(official))
+    assert list(ours) == list(expected)
+    for key, value in expected.items():
+        assert torch.equal(ours[key], value), key
+
+
 def test_buffers_are_validated_and_dropped(official):
     state = official_checkpoint(official)
-    converted, arch = convert(state)
+    converted, arch = convert_official_swin(state)
     assert not [k for k in converted
                 if k.endswith(('relative_position_index', 'attn_mask'))]
     assert (arch['arch'], arch['window_size'], arch['num_classes']) == \
@@ -96,14 +176,14 @@ def test_buffers_are_validated_and_dropped(official):
     bad['model'][key] = index.view(7, 7, 7, 7).transpose(0, 1).transpose(
         2, 3).reshape(49, 49)
     with pytest.raises(ValueError, match=re.escape(key)):
-        convert(bad)
+        convert_official_swin(bad)
 
     # So is a mask whose windows come in another order.
     bad = official_checkpoint(official)
     key = 'layers.1.blocks.1.attn_mask'
     bad['model'][key] = torch.roll(bad['model'][key], 1, dims=0)
     with pytest.raises(ValueError, match=re.escape(key)):
-        convert(bad)
+        convert_official_swin(bad)
 
 
 def test_mis_shaped_key_is_named(official):
@@ -113,7 +193,7 @@ def test_mis_shaped_key_is_named(official):
     with pytest.raises(ValueError, match=re.escape(
             'backbone.stages.1.blocks.0.attn.proj.weight: (192, 100) vs '
             '(192, 192)')):
-        convert(state)
+        convert_official_swin(state)
 
 
 def test_incomplete_checkpoint_names_keys_and_writes_nothing(

@@ -4,81 +4,42 @@ The official release (github zhanghang1989/ResNeSt) ships plain state dicts
 for resnest50, resnest101, resnest200 and resnest269. The depth and stem
 width are read from the weights, the keys are renamed to mmzoo's layout, and
 the result is checked against a freshly built mmpretrain ``ImageClassifier``
-with an ``mmzoo.ResNeSt`` backbone before anything is written.
+with an ``mmzoo.ResNeSt`` backbone before anything is written
+(``mmzoo.models.converters.convert_official_resnest``).
 
     python tools/model_converters/resnest2mmzoo.py \\
         resnest50-528c19ca.pth checkpoints/resnest50_in1k.pth
 """
+
+import argparse
 import sys
 
-import mmzoo.models  # noqa: F401  (registers ResNeSt)
-from mmzoo.utils.converter import (ConversionError, build_classifier,
-                                   check_matches, key_shape, rename,
-                                   run_cli)
-
-# blocks per stage -> depth
-DEPTHS = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101, (3, 24, 36, 3): 200,
-          (3, 30, 48, 8): 269}
-
-# (official key pattern, mmzoo key template); the first match wins.
-# The official deep stem is conv1 = Sequential(conv, bn, relu, conv, bn,
-# relu, conv) with its last norm outside (bn1); the shortcut is downsample =
-# Sequential(avgpool, conv, bn); the split-attention conv2 holds conv, bn0
-# (its norm), fc1, bn1 and fc2.
-RULES = [
-    (r'^fc\.(\w+)$', r'head.fc.\1'),
-    (r'^conv1\.0\.weight$', 'backbone.stem.0.conv.weight'),
-    (r'^conv1\.1\.(\w+)$', r'backbone.stem.0.bn.\1'),
-    (r'^conv1\.3\.weight$', 'backbone.stem.1.conv.weight'),
-    (r'^conv1\.4\.(\w+)$', r'backbone.stem.1.bn.\1'),
-    (r'^conv1\.6\.weight$', 'backbone.stem.2.conv.weight'),
-    (r'^bn1\.(\w+)$', r'backbone.stem.2.bn.\1'),
-    (r'^(layer\d+\.\d+)\.conv1\.weight$', r'backbone.\1.conv1.conv.weight'),
-    (r'^(layer\d+\.\d+)\.bn1\.(\w+)$', r'backbone.\1.conv1.bn.\2'),
-    (r'^(layer\d+\.\d+)\.conv2\.conv\.weight$',
-     r'backbone.\1.conv2.conv.conv.weight'),
-    (r'^(layer\d+\.\d+)\.conv2\.bn0\.(\w+)$',
-     r'backbone.\1.conv2.conv.bn.\2'),
-    (r'^(layer\d+\.\d+)\.conv2\.(fc1|bn1|fc2)\.(\w+)$',
-     r'backbone.\1.conv2.\2.\3'),
-    (r'^(layer\d+\.\d+)\.conv3\.weight$', r'backbone.\1.conv3.conv.weight'),
-    (r'^(layer\d+\.\d+)\.bn3\.(\w+)$', r'backbone.\1.conv3.bn.\2'),
-    (r'^(layer\d+\.\d+)\.downsample\.1\.weight$',
-     r'backbone.\1.shortcut.proj.conv.weight'),
-    (r'^(layer\d+\.\d+)\.downsample\.2\.(\w+)$',
-     r'backbone.\1.shortcut.proj.bn.\2'),
-]
+from mmzoo.models.converters import convert_official_resnest
+from mmzoo.utils.converter import (ConversionError, read_state_dict,
+                                   write_checkpoint)
 
 
-def infer_arch(state_dict: dict) -> dict:
-    """Read the ResNeSt depth and stem off the official weights."""
-    def shape(key):
-        return key_shape(state_dict, key, 'ResNeSt')
-
-    blocks = tuple(
-        len({k.split('.')[1] for k in state_dict
-             if k.startswith(f'layer{i}.')}) for i in range(1, 5))
-    if blocks not in DEPTHS:
-        raise ConversionError(
-            f'stages have {blocks} blocks; ResNeSt has '
-            + ', '.join(f'{b} (depth {d})' for b, d in DEPTHS.items()))
-    # The deep stem's last convolution outputs 2 * stem_width channels.
-    return dict(depth=DEPTHS[blocks],
-                stem_channels=shape('conv1.6.weight')[0],
-                num_classes=shape('fc.weight')[0])
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='official checkpoint (.pth)')
+    parser.add_argument('dst', help='where to write the mmzoo checkpoint')
+    return parser.parse_args()
 
 
-def convert(state_dict: dict) -> tuple:
-    """Convert and verify; returns (mmzoo state dict, arch)."""
-    arch = infer_arch(state_dict)
-    backbone = {k: v for k, v in arch.items() if k != 'num_classes'}
-    converted, unmatched = rename(state_dict, RULES)
-    model = build_classifier(dict(type='mmzoo.ResNeSt', **backbone),
-                             arch['num_classes'], in_channels=2048)
-    check_matches(converted, unmatched, model.state_dict(),
-                  f'ResNeSt {backbone}')
-    return converted, arch
+def main():
+    args = parse_args()
+    try:
+        state_dict = read_state_dict(args.src)
+        converted, arch = convert_official_resnest(state_dict)
+    except (ConversionError, OSError) as error:
+        # Nothing is written: a failed conversion leaves no partial DST.
+        sys.exit(f'error: {args.src}: {error}')
+    write_checkpoint(args.dst, converted,
+                     dict(converted_from=args.src, arch=arch))
+    print(f'wrote {args.dst}: {arch}, {len(converted)} tensors')
 
 
 if __name__ == '__main__':
-    sys.exit(run_cli(__doc__, convert))
+    main()

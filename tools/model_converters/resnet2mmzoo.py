@@ -4,7 +4,8 @@ weights STANet starts from.
 
 The depth is read from the weights, the keys are renamed to mmzoo's layout,
 and the result is checked against a freshly built mmpretrain
-``ImageClassifier`` before anything is written.
+``ImageClassifier`` before anything is written
+(``mmzoo.models.converters.convert_torchvision_resnet``).
 
     python tools/model_converters/resnet2mmzoo.py \\
         resnet18-f37072fd.pth checkpoints/resnet18_in1k.pth
@@ -14,44 +15,36 @@ ImageNet ResNet-18 has: as in the official code, the configs load these
 weights non-strictly and that block starts from its random initialisation
 (mmengine logs its keys as missing).
 """
+
+import argparse
 import sys
 
-import mmzoo.models  # noqa: F401  (registers ResNet)
-from mmzoo.utils.converter import (TORCHVISION_RESNET_RULES,
-                                   ConversionError, build_classifier,
-                                   check_matches, key_shape, rename,
-                                   run_cli)
-
-# Basic blocks per stage -> depth.
-DEPTHS = {(2, 2, 2, 2): 18, (3, 4, 6, 3): 34}
+from mmzoo.models.converters import convert_torchvision_resnet
+from mmzoo.utils.converter import (ConversionError, read_state_dict,
+                                   write_checkpoint)
 
 
-def infer_arch(state_dict: dict) -> dict:
-    """Read the ResNet depth off the torchvision weights."""
-    if 'layer1.0.conv3.weight' in state_dict:
-        raise ConversionError('layer1.0 has a conv3: a bottleneck ResNet '
-                              '(50 or deeper), not ResNet-18/34')
-    blocks = tuple(
-        len({k.split('.')[1] for k in state_dict
-             if k.startswith(f'layer{stage}.')}) for stage in range(1, 5))
-    if blocks not in DEPTHS:
-        raise ConversionError(
-            f'blocks per stage {blocks} are not those of ResNet-18 '
-            f'{(2, 2, 2, 2)} or ResNet-34 {(3, 4, 6, 3)}')
-    num_classes = key_shape(state_dict, 'fc.weight', 'torchvision ResNet')[0]
-    return dict(depth=DEPTHS[blocks], num_classes=num_classes)
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='torchvision checkpoint (.pth)')
+    parser.add_argument('dst', help='where to write the mmzoo checkpoint')
+    return parser.parse_args()
 
 
-def convert(state_dict: dict) -> tuple:
-    """Convert and verify; returns (mmzoo state dict, arch)."""
-    arch = infer_arch(state_dict)
-    converted, unmatched = rename(state_dict, TORCHVISION_RESNET_RULES)
-    model = build_classifier(dict(type='mmzoo.ResNet', depth=arch['depth']),
-                             arch['num_classes'], in_channels=512)
-    check_matches(converted, unmatched, model.state_dict(),
-                  f'ResNet-{arch["depth"]}')
-    return converted, arch
+def main():
+    args = parse_args()
+    try:
+        state_dict = read_state_dict(args.src)
+        converted, arch = convert_torchvision_resnet(state_dict)
+    except (ConversionError, OSError) as error:
+        # Nothing is written: a failed conversion leaves no partial DST.
+        sys.exit(f'error: {args.src}: {error}')
+    write_checkpoint(args.dst, converted,
+                     dict(converted_from=args.src, arch=arch))
+    print(f'wrote {args.dst}: {arch}, {len(converted)} tensors')
 
 
 if __name__ == '__main__':
-    sys.exit(run_cli(__doc__, convert))
+    main()

@@ -4,54 +4,42 @@ checkpoint.
 The architecture (depth, groups, width per group) is read from the weights,
 the keys are renamed to mmzoo's layout, and the result is checked against a
 freshly built mmpretrain ``ImageClassifier`` with an ``mmzoo.ResNeXt``
-backbone before anything is written.
+backbone before anything is written
+(``mmzoo.models.converters.convert_torchvision_resnext``).
 
     python tools/model_converters/resnext2mmzoo.py \\
         resnext50_32x4d-1a0047aa.pth checkpoints/resnext50-32x4d_in1k.pth
 """
+
+import argparse
 import sys
 
-import mmzoo.models  # noqa: F401  (registers ResNeXt)
-from mmzoo.utils.converter import (TORCHVISION_RESNET_RULES,
-                                   ConversionError, build_classifier,
-                                   check_matches, key_shape, rename,
-                                   run_cli)
-
-DEPTHS = {6: 50, 23: 101, 36: 152}  # blocks in stage 3 -> depth
+from mmzoo.models.converters import convert_torchvision_resnext
+from mmzoo.utils.converter import (ConversionError, read_state_dict,
+                                   write_checkpoint)
 
 
-def infer_arch(state_dict: dict) -> dict:
-    """Read the ResNeXt variant off the torchvision weights."""
-    def shape(key):
-        return key_shape(state_dict, key, 'torchvision ResNeXt')
-
-    blocks3 = {k.split('.')[1] for k in state_dict if k.startswith('layer3.')}
-    if len(blocks3) not in DEPTHS:
-        raise ConversionError(
-            f'stage 3 has {len(blocks3)} blocks; ResNeXt has '
-            f'{sorted(DEPTHS)} (depths {sorted(DEPTHS.values())})')
-    width, width_per_group = shape('layer1.0.conv2.weight')[:2]
-    groups = width // width_per_group
-    if groups == 1:
-        raise ConversionError('layer1.0.conv2 is not grouped: a ResNet, '
-                              'not a ResNeXt checkpoint')
-    # In the first stage width = 64 * base_width / 64 * groups.
-    return dict(depth=DEPTHS[len(blocks3)], groups=groups,
-                base_width=width // groups,
-                num_classes=shape('fc.weight')[0])
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='torchvision checkpoint (.pth)')
+    parser.add_argument('dst', help='where to write the mmzoo checkpoint')
+    return parser.parse_args()
 
 
-def convert(state_dict: dict) -> tuple:
-    """Convert and verify; returns (mmzoo state dict, arch)."""
-    arch = infer_arch(state_dict)
-    backbone = {k: v for k, v in arch.items() if k != 'num_classes'}
-    converted, unmatched = rename(state_dict, TORCHVISION_RESNET_RULES)
-    model = build_classifier(dict(type='mmzoo.ResNeXt', **backbone),
-                             arch['num_classes'], in_channels=2048)
-    check_matches(converted, unmatched, model.state_dict(),
-                  f'ResNeXt {backbone}')
-    return converted, arch
+def main():
+    args = parse_args()
+    try:
+        state_dict = read_state_dict(args.src)
+        converted, arch = convert_torchvision_resnext(state_dict)
+    except (ConversionError, OSError) as error:
+        # Nothing is written: a failed conversion leaves no partial DST.
+        sys.exit(f'error: {args.src}: {error}')
+    write_checkpoint(args.dst, converted,
+                     dict(converted_from=args.src, arch=arch))
+    print(f'wrote {args.dst}: {arch}, {len(converted)} tensors')
 
 
 if __name__ == '__main__':
-    sys.exit(run_cli(__doc__, convert))
+    main()

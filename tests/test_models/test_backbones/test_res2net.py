@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmzoo.models import Res2Net
 from mmzoo.registry import MODELS
-from tools.model_converters.res2net2mmzoo import convert
+from mmzoo.models.converters import convert_official_res2net
 
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/res2net')
 
@@ -67,7 +67,7 @@ def test_converted_official_weights_give_official_logits(name):
     official = timm.create_model(TIMM_EQUIVALENT[name], pretrained=False)
     randomize_norm_stats(official)
     official.eval()
-    converted, _ = convert(official.state_dict())
+    converted, _ = convert_official_res2net(official.state_dict())
     ours = build_classifier(name).eval()
     ours.load_state_dict(converted, strict=True)
     assert num_params(ours) == num_params(official)
@@ -116,7 +116,7 @@ def test_stage_block_pools_at_stride_one_unlike_mmdet():
 
     ours = Res2Net(depth=50, deep_stem=True, avg_down=True,
                    out_indices=(0, 1, 2, 3)).eval()
-    converted, _ = convert(official_sd)
+    converted, _ = convert_official_res2net(official_sd)
     ours.load_state_dict({k[len('backbone.'):]: v for k, v in
                           converted.items() if k.startswith('backbone.')})
     mmdet = MMDetRes2Net(depth=50, scales=4, base_width=26,

@@ -17,9 +17,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import mmzoo.models  # noqa: F401  (registers ResNeSt)
 from mmzoo.models.backbones.resnest import (ResNeSt, SplitAttentionConv2d,
                                             radix_softmax)
+from mmzoo.models.converters.resnest import (OFFICIAL_RULES,
+                                             convert_official_resnest)
 from mmzoo.registry import MODELS
 from mmzoo.utils.converter import rename
-from tools.model_converters.resnest2mmzoo import RULES, convert
 
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/resnest')
 
@@ -84,7 +85,7 @@ def official50():
 
 
 def test_converted_official_weights_give_official_logits(official50):
-    converted, arch = convert(official50.state_dict())
+    converted, arch = convert_official_resnest(official50.state_dict())
     assert arch == dict(depth=50, stem_channels=64, num_classes=1000)
     ours = build_from_config('resnest50_32xb64_in1k').eval()
     ours.load_state_dict(converted, strict=True)
@@ -112,7 +113,7 @@ def test_radix_cardinality_and_avd_first_match_official_layout(name):
     official = timm.create_model(name, pretrained=False)
     randomize_norm_stats(official)
     official.eval()
-    converted, unmatched = rename(official.state_dict(), RULES)
+    converted, unmatched = rename(official.state_dict(), OFFICIAL_RULES)
     assert not unmatched
     ours = ResNeSt(depth=50, out_indices=(3, ), **ABLATIONS[name]).eval()
     ours.load_state_dict(backbone_state(converted), strict=True)
@@ -229,7 +230,7 @@ def dilated_timm_as_official(state_dict):
 def test_output_stride_8_follows_official_dilated_network(official50):
     model = ResNeSt(depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
                     out_indices=(1, 2, 3)).eval()
-    converted, _ = convert(official50.state_dict())
+    converted, _ = convert_official_resnest(official50.state_dict())
     model.load_state_dict(backbone_state(converted))
     x = torch.randn(1, 3, 48, 64)
     with torch.no_grad():

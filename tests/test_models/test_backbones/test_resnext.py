@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmzoo.models import ResNeXt
 from mmzoo.registry import MODELS
-from tools.model_converters.resnext2mmzoo import convert
+from mmzoo.models.converters import convert_torchvision_resnext
 
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/resnext')
 
@@ -42,7 +42,7 @@ def test_converted_torchvision_weights_give_torchvision_logits():
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 1.5)
             m.weight.data.uniform_(0.5, 1.5)
-    converted, arch = convert(reference.state_dict())
+    converted, arch = convert_torchvision_resnext(reference.state_dict())
     assert arch == dict(depth=50, groups=32, base_width=4, num_classes=1000)
     ours = build_classifier('resnext50-32x4d').eval()
     ours.load_state_dict(converted, strict=True)

@@ -16,7 +16,7 @@ from mmengine.registry import DefaultScope, init_default_scope
 import mmzoo.ops
 from mmzoo.models import SwinTransformer
 from mmzoo.registry import MODELS
-from tools.model_converters.swin2mmzoo import to_mmseg
+from mmzoo.models.converters import swin_to_mmseg
 
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/swin')
 
@@ -190,7 +190,7 @@ def test_equals_mmseg_swin_given_the_same_weights():
         drop_path_rate=0., out_indices=(0, 1, 2, 3))
     mmseg.eval()  # mmseg's train() returns None: no chaining
     missing, unexpected = mmseg.load_state_dict(
-        to_mmseg(ours.state_dict()), strict=False)
+        swin_to_mmseg(ours.state_dict()), strict=False)
     assert not unexpected
     assert all(k.endswith('relative_position_index') for k in missing)
     # Every stage larger than one window (mmseg shifts even a single
