@@ -8,15 +8,15 @@ brightness, tint, shading and pixel noise: a model has to learn something to
 tell classes apart, yet a few hundred CPU iterations are enough to show it.
 
 Everything here is numpy + cv2 and deterministic given a
-:class:`numpy.random.Generator`; the CLI plumbing the scripts share lives at
-the bottom of this file.
+:class:`numpy.random.Generator`; what the scripts share around drawing
+(seeding, the output folder, atomic writes) is at the bottom of this file,
+and their command lines are their own.
 """
-import argparse
 import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -208,44 +208,29 @@ def draw_scene(rng: np.random.Generator,
     return image, label, instances
 
 
-# CLI plumbing shared by tools/dataset_converters/make_synthetic_*.py.
+# Shared by tools/dataset_converters/make_synthetic_*.py around drawing.
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
+    """``int(text)``, refusing negative values (an argparse ``type``: a
+    random seed must be >= 0)."""
     value = int(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f'expected >= 0, got {value}')
+        raise ValueError(f'expected >= 0, got {value}')
     return value
 
 
-def build_parser(description: str,
-                 default_size: int) -> argparse.ArgumentParser:
-    """An argument parser with the options every generator takes."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('out', help='output folder, created if missing')
-    parser.add_argument(
-        '--size', type=int, default=default_size,
-        help='side of the square images in pixels')
-    parser.add_argument(
-        '--seed', type=_non_negative_int, default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite', action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
-    return parser
-
-
-def prepare_output_dir(parser: argparse.ArgumentParser,
-                       args: argparse.Namespace) -> Path:
-    """Create ``args.out``, refusing (through ``parser.error``) to mix a new
-    dataset into an existing one unless ``--overwrite`` was given."""
-    out = Path(args.out)
+def prepare_output_dir(out: Union[str, Path], overwrite: bool) -> Path:
+    """Create the folder ``out``, refusing to mix a new dataset into an
+    existing one unless ``overwrite`` (files with the same names are then
+    replaced, other files are left as they are)."""
+    out = Path(out)
     if out.exists() and not out.is_dir():
-        parser.error(f'output path {out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        parser.error(f'output directory {out} is not empty; '
-                     'pass --overwrite to write into it anyway')
+        raise FileExistsError(
+            f'output path {out} exists and is not a directory')
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f'output directory {out} is not empty; '
+                              'pass --overwrite to write into it anyway')
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -10,10 +10,12 @@
 the k-th ImageNet-1k wnid, so labels agree with the real class indices, and
 shows one to three objects of its own colour and shape on a grey background.
 """
+import argparse
+
 import numpy as np
 
-from mmzoo.utils.synthetic import (Style, build_parser, draw_scene,
-                                   image_rng, prepare_output_dir,
+from mmzoo.utils.synthetic import (Style, draw_scene, image_rng,
+                                   non_negative_int, prepare_output_dir,
                                    write_image, write_text)
 
 # The first ten ImageNet-1k classes in label order: tench, goldfish, great
@@ -45,7 +47,18 @@ def make_image(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
 
 
 def main(argv=None):
-    parser = build_parser(__doc__.splitlines()[0], default_size=64)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('out', help='output folder, created if missing')
+    parser.add_argument(
+        '--size', type=int, default=64,
+        help='side of the square images in pixels')
+    parser.add_argument(
+        '--seed', type=non_negative_int, default=0,
+        help='random seed; the same seed writes byte-identical files')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='write into a non-empty OUT; files with the same names are '
+        'replaced, other files are left as they are')
     parser.add_argument(
         '--num-classes', type=int, default=4,
         help=f'number of classes, at most {len(WNIDS)}')
@@ -58,7 +71,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 1 <= args.num_classes <= len(WNIDS):
         parser.error(f'--num-classes must be in [1, {len(WNIDS)}]')
-    out = prepare_output_dir(parser, args)
+    try:
+        out = prepare_output_dir(args.out, args.overwrite)
+    except FileExistsError as error:
+        parser.error(str(error))
 
     train_lines = []
     for label, wnid in enumerate(WNIDS[:args.num_classes]):
