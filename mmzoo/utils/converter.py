@@ -150,13 +150,21 @@ def key_shape(state_dict: dict, key: str, family: str) -> tuple:
     return tuple(state_dict[key].shape)
 
 
-def stage_blocks(state_dict: dict, num_stages: int = 4) -> tuple:
-    """Blocks per stage of a ResNet-style checkpoint (``layer{i}.{j}.``
-    keys)."""
-    return tuple(
+def infer_depth(state_dict: dict, blocks_by_depth: Dict[int, tuple],
+                family: str) -> int:
+    """The depth of a ResNet-style checkpoint: the one whose blocks per
+    stage (``blocks_by_depth``, from the backbone's ``arch_settings``) its
+    ``layer{i}.{j}.`` keys have."""
+    blocks = tuple(
         len({k.split('.')[1] for k in state_dict
-             if k.startswith(f'layer{stage}.')})
-        for stage in range(1, num_stages + 1))
+             if k.startswith(f'layer{stage}.')}) for stage in range(1, 5))
+    depths = {stage_blocks: depth
+              for depth, stage_blocks in blocks_by_depth.items()}
+    if blocks not in depths:
+        raise ConversionError(
+            f'stages have {blocks} blocks; {family} has ' + ', '.join(
+                f'{b} (depth {d})' for b, d in depths.items()))
+    return depths[blocks]
 
 
 def rename(state_dict: dict, rules: Sequence[Rule]) -> tuple:
@@ -204,3 +212,15 @@ def check_matches(converted: dict, unmatched: List[str],
             if keys:
                 lines.append(f'  {title} ({len(keys)}): ' + ', '.join(keys))
         raise ConversionError('\n'.join(lines))
+
+
+def rename_and_check(state_dict: dict, rules: Sequence[Rule], backbone: dict,
+                     num_classes: int, in_channels: int) -> OrderedDict:
+    """Rename ``state_dict`` by ``rules`` and check the result against the
+    classifier with ``backbone`` (a config) that our ImageNet configs
+    build; returns the renamed state dict."""
+    converted, unmatched = rename(state_dict, rules)
+    model = build_classifier(backbone, num_classes, in_channels)
+    check_matches(converted, unmatched, model.state_dict(),
+                  ' '.join(f'{k}={v}' for k, v in backbone.items()))
+    return converted

@@ -10,36 +10,9 @@ backbone before anything is written
     python tools/model_converters/resnext2mmzoo.py \\
         resnext50_32x4d-1a0047aa.pth checkpoints/resnext50-32x4d_in1k.pth
 """
-
-import argparse
-import sys
+from converter_cli import run
 
 from mmzoo.models.converters import convert_torchvision_resnext
-from mmzoo.utils.converter import (ConversionError, read_state_dict,
-                                   write_checkpoint)
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('src', help='torchvision checkpoint (.pth)')
-    parser.add_argument('dst', help='where to write the mmzoo checkpoint')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    try:
-        state_dict = read_state_dict(args.src)
-        converted, arch = convert_torchvision_resnext(state_dict)
-    except (ConversionError, OSError) as error:
-        # Nothing is written: a failed conversion leaves no partial DST.
-        sys.exit(f'error: {args.src}: {error}')
-    write_checkpoint(args.dst, converted,
-                     dict(converted_from=args.src, arch=arch))
-    print(f'wrote {args.dst}: {arch}, {len(converted)} tensors')
-
 
 if __name__ == '__main__':
-    main()
+    run(__doc__, convert_torchvision_resnext)

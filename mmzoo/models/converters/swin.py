@@ -16,9 +16,8 @@ from collections import OrderedDict
 import torch
 
 from mmzoo.ops import shift_window_mask
-from mmzoo.utils.converter import (ConversionError, build_classifier,
-                                   check_matches, extract_state_dict,
-                                   key_shape, rename)
+from mmzoo.utils.converter import (ConversionError, extract_state_dict,
+                                   key_shape, rename_and_check)
 from ..backbones.swin import SwinTransformer, relative_position_index
 
 _BUFFERS = ('relative_position_index', 'attn_mask')
@@ -119,15 +118,13 @@ def convert_official_swin(checkpoint: dict) -> tuple:
     state_dict = check_buffers(state_dict, arch['window_size'])
     last = arch['num_stages'] - 1
     rules = OFFICIAL_RULES + [(r'^norm\.(\w+)$', rf'backbone.norm{last}.\1')]
-    converted, unmatched = rename(state_dict, rules)
     backbone = dict(type='mmzoo.SwinTransformer', arch=arch['arch'],
                     patch_size=arch['patch_size'],
                     window_size=arch['window_size'], out_indices=(last, ))
     width = key_shape(state_dict, 'patch_embed.proj.weight', 'Swin')[0]
-    model = build_classifier(backbone, arch['num_classes'],
-                             in_channels=width * 2**last)
-    check_matches(converted, unmatched, model.state_dict(),
-                  f'SwinTransformer {arch["arch"]}')
+    converted = rename_and_check(state_dict, rules, backbone,
+                                 arch['num_classes'],
+                                 in_channels=width * 2**last)
     return converted, arch
 
 
