@@ -61,6 +61,8 @@ class _InertUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         full_name = f'{module}.{name}'
+        # torch's own list, so what loads is exactly what weights_only
+        # allows; the rest of this unpickler only adds the placeholders.
         allowed = _get_allowed_globals()
         if full_name in allowed:
             return allowed[full_name]
