@@ -1,12 +1,21 @@
 """backbone_table: its counts agree with the published ones."""
 import glob
+import json
 import os.path as osp
+import re
+import shutil
+import statistics
 
 import pytest
+import yaml
 from mmzoo_testing import REPO, run_tool
+
+from mmzoo.analysis.backbone_table import load_throughput_goal
 
 TOOL = 'tools/analysis_tools/backbone_table.py'
 DOC = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.md')
+RECORD = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.json')
+GOAL_FILE = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones_goal.yml')
 
 # Parameters of the ImageNet classifiers, in millions as the sources round
 # them (../shared/PUBLISHED.md): Res2Net from github
@@ -104,3 +113,50 @@ def test_update_needs_the_record_of_a_first_run(tmp_path):
     result = run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out',
                       out, '--update', check=False, timeout=120)
     assert result.returncode != 0 and 'does not exist' in result.stderr
+
+
+@pytest.mark.skipif(not osp.exists(RECORD), reason='no generated table yet')
+def test_render_only_checks_the_goal_of_the_goal_file(tmp_path):
+    shutil.copy(RECORD, tmp_path / 'backbones.json')
+    out = tmp_path / 'backbones.md'
+    run_tool(TOOL, '--render-only', '--out', out, timeout=120)
+    doc = out.read_text(encoding='utf-8')
+    with open(GOAL_FILE) as f:
+        goal = yaml.safe_load(f)['throughput_ratio']
+    assert f'## Goal: throughput ratio ≥ {goal}' in doc
+    with open(RECORD) as f:
+        record = json.load(f)
+    assert list(read_table(doc)) == [row['name'] for row in record['rows']]
+    # The rows that miss the goal, worked out here from the seconds.
+    batch = record['runs'][0]['batch']
+
+    def images_per_second(measures):
+        return batch / statistics.median(measures['seconds'])
+
+    missing = {row['name'] for row in record['rows'] if row['theirs'] and
+               images_per_second(row['ours']) /
+               images_per_second(row['theirs']) < goal}
+    assert set(re.findall(r'^- `([^`]+)`: ', doc, re.M)) == missing
+    with open(DOC, encoding='utf-8') as f:
+        assert doc == f.read(), (
+            f'{DOC} is not what its record and {GOAL_FILE} give: run '
+            f'{TOOL} --render-only')
+
+
+def test_render_only_needs_the_record(tmp_path):
+    result = run_tool(TOOL, '--render-only', '--out', tmp_path / 'x.md',
+                      check=False, timeout=120)
+    assert result.returncode != 0 and 'does not exist' in result.stderr
+
+
+@pytest.mark.parametrize('text, fault', [
+    ('throughput: 1.0\n', 'throughput_ratio'),
+    ('throughput_ratio: fast\n', 'positive number'),
+    ('throughput_ratio: 0\n', 'positive number'),
+])
+def test_a_bad_goal_file_is_named(tmp_path, text, fault):
+    path = tmp_path / 'goal.yml'
+    path.write_text(text)
+    with pytest.raises(ValueError, match=fault) as error:
+        load_throughput_goal(str(path))
+    assert str(path) in str(error.value)
