@@ -82,6 +82,11 @@ class Bottle2neck(nn.Module):
             outs.append(self.pool(last) if self.pool is not None else last)
         return torch.cat(outs, dim=1)
 
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that ends the residual branch (zero_init_residual)."""
+        return self.conv3.norm
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv3(self._multi_scale(x))
         identity = x if self.shortcut is None else self.shortcut(x)

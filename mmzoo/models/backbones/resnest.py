@@ -173,6 +173,11 @@ class Bottleneck(nn.Module):
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that ends the residual branch (zero_init_residual)."""
+        return self.conv3.norm
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(x)
         if self.avd_pool is not None and self.avd_first:

@@ -49,6 +49,11 @@ class GroupedBottleneck(nn.Module):
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that ends the residual branch (zero_init_residual)."""
+        return self.conv3.norm
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv3(self.conv2(self.conv1(x)))
         identity = x if self.shortcut is None else self.shortcut(x)

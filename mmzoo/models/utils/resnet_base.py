@@ -93,6 +93,12 @@ class ResNetBase(BaseModule):
         norm_eval (bool): Keep BatchNorm layers in eval mode while training,
             as detection and segmentation with small batches want.
         with_cp (bool): Gradient checkpointing, trading compute for memory.
+        zero_init_residual (bool): Start every block's last norm at zero, so
+            each residual block begins as the identity (Goyal et al.,
+            "Accurate, Large Minibatch SGD", 2017). It steadies training from
+            scratch, and OpenMMLab's own ResNets default to it; the official
+            implementations of these backbones do not, hence False. Ignored
+            when initialising from a checkpoint.
         pretrained (str, optional): Checkpoint to initialise from; mmseg's
             ``EncoderDecoder`` passes its ``pretrained`` here. Shorthand
             for ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
@@ -115,6 +121,7 @@ class ResNetBase(BaseModule):
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 zero_init_residual: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg=None) -> None:
         init_cfg = backbone_init_cfg(pretrained, init_cfg, [
@@ -137,6 +144,7 @@ class ResNetBase(BaseModule):
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
 
         self.stem = build_stem(in_channels, stem_channels, deep_stem,
                                conv_cfg, norm_cfg)
@@ -172,6 +180,15 @@ class ResNetBase(BaseModule):
         """Build block ``index`` of stage ``stage`` (both from 0);
         subclasses define their block."""
         raise NotImplementedError
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        from_checkpoint = isinstance(self.init_cfg, dict) and \
+            self.init_cfg.get('type') == 'Pretrained'
+        if self.zero_init_residual and not from_checkpoint:
+            for name in self.res_layers:
+                for block in getattr(self, name):
+                    nn.init.zeros_(block.last_norm.weight)
 
     def _frozen_modules(self):
         if self.frozen_stages >= 0:
