@@ -143,6 +143,9 @@ model = dict(
     backbone=dict(init_cfg=None),
     decode_head=dict(channels=32, num_classes=5),
     auxiliary_head=dict(channels=16, num_classes=5))
+# The config's learning rate is for 4 GPUs x 4 images; --auto-scale-lr
+# scales it to this batch.
+auto_scale_lr = dict(base_batch_size=16)
 train_cfg = dict(max_iters={iters}, val_interval=1000)
 val_dataloader = None
 val_cfg = None
@@ -178,12 +181,14 @@ def test_resume_continues_exactly(tmp_path, synthetic_ade20k):
     n = 6
     straight_dir, resumed_dir = tmp_path / 'straight', tmp_path / 'resumed'
     config = write_resume_config(tmp_path, synthetic_ade20k, n, n // 2)
-    seed = ('--cfg-options', f'randomness.seed={TRAIN_SEED}')
-    run_tool('tools/train.py', config, '--work-dir', straight_dir, *seed)
+    options = ('--auto-scale-lr', '--cfg-options',
+               f'randomness.seed={TRAIN_SEED}')
+    run_tool('tools/train.py', config, '--work-dir', straight_dir, *options)
 
     half = write_resume_config(tmp_path, synthetic_ade20k, n // 2, n // 2)
-    run_tool('tools/train.py', half, '--work-dir', resumed_dir, *seed)
-    run_tool('tools/train.py', config, '--work-dir', resumed_dir, '--resume')
+    run_tool('tools/train.py', half, '--work-dir', resumed_dir, *options)
+    run_tool('tools/train.py', config, '--work-dir', resumed_dir, '--resume',
+             '--auto-scale-lr')
 
     straight = final_weights(straight_dir, n)
     resumed = final_weights(resumed_dir, n)

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Creates (or completes) the project's virtual environment.
 #
+# Every package comes at the exact version of requirements/constraints.txt, the
+# lock of the environment CI was green with, so a fresh machine gets what CI
+# tested rather than whatever is newest (tools/misc/update_lock.sh rewrites it;
+# requirements/*.txt keep the ranges that users of the package see).
+#
 # mmcv 2.1.0 ships only as source on PyPI, so it is built once per machine with
 # its ops and cached as a wheel outside the repository. torch 2.14's headers need
 # C++20, which mmcv 2.1.0's setup.py predates, hence the patch below.
@@ -17,6 +22,7 @@ main() {
   TORCHVISION_VERSION=$(pin torchvision runtime)
   MMCV_VERSION=$(pin mmcv mminstall)
   PY=$VENV/bin/python
+  LOCK=$(realpath requirements/constraints.txt)
   PIP="$PY -m pip --disable-pip-version-check"
 
   log() { printf '[setup_env %(%H:%M:%S)T] %s\n' -1 "$*"; }
@@ -26,11 +32,11 @@ main() {
     python3 -m venv "$VENV"
   fi
 
+  $PIP install -q -c "$LOCK" pip -r requirements/build.txt
   if ! $PY -c "import torch, torchvision, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
     log "installing torch $TORCH_VERSION"
-    $PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+    $PIP install -q -c "$LOCK" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
   fi
-  $PIP install -q "setuptools<80" wheel ninja
 
   # The wheel is bound to the torch ABI it was compiled against.
   MMCV_CACHE=$WHEEL_CACHE/torch$TORCH_VERSION
@@ -56,7 +62,7 @@ main() {
   fi
 
   log "installing mmzoo and its requirements"
-  $PIP install -q --find-links "$MMCV_CACHE" \
+  $PIP install -q -c "$LOCK" --find-links "$MMCV_CACHE" \
     -r requirements/runtime.txt -r requirements/mminstall.txt \
     -r requirements/optional.txt -r requirements/tests.txt
   # Builds mmzoo._ext (the ops' kernels) against the installed torch, so no
