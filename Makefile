@@ -8,7 +8,7 @@ EXT_STAMP := $(VENV)/.mmzoo-ext
 EXT_INPUTS := $(shell find mmzoo/ops/csrc -type f 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: env test demo clean-env
+.PHONY: env test lint demo clean-env
 
 env: $(ENV_STAMP)
 
@@ -26,6 +26,22 @@ $(EXT_STAMP): $(EXT_INPUTS) | $(ENV_STAMP)
 
 test: $(EXT_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The Python checks of .pre-commit-config.yaml, run from the venv at the same
+# versions (CI reaches PyPI, not the hooks' repositories); settings in
+# setup.cfg. Only these folders are checked, never .venv, build, work_dirs or
+# data.
+LINT_PATHS := mmzoo tools tests benchmarks configs setup.py
+# Every check runs, so one run lists all violations; any one fails the target.
+lint: $(ENV_STAMP)
+	@status=0; bin=$(VENV)/bin; set -x; \
+	$$bin/flake8 $(LINT_PATHS) || status=1; \
+	$$bin/isort --check-only --diff $(LINT_PATHS) || status=1; \
+	$$bin/yapf --diff --recursive $(LINT_PATHS) || status=1; \
+	$$bin/docformatter --check --recursive --wrap-descriptions 79 \
+		$(LINT_PATHS) || status=1; \
+	$$bin/codespell $(LINT_PATHS) README.md docs || status=1; \
+	exit $$status
 
 demo: $(EXT_STAMP)
 	$(PY) tools/misc/demo.py
