@@ -10,8 +10,6 @@ import pytest
 import yaml
 from mmzoo_testing import REPO, run_tool
 
-from mmzoo.analysis.backbone_table import load_throughput_goal
-
 TOOL = 'tools/analysis_tools/backbone_table.py'
 DOC = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.md')
 RECORD = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.json')
@@ -147,16 +145,3 @@ def test_render_only_needs_the_record(tmp_path):
     result = run_tool(TOOL, '--render-only', '--out', tmp_path / 'x.md',
                       check=False, timeout=120)
     assert result.returncode != 0 and 'does not exist' in result.stderr
-
-
-@pytest.mark.parametrize('text, fault', [
-    ('throughput: 1.0\n', 'throughput_ratio'),
-    ('throughput_ratio: fast\n', 'positive number'),
-    ('throughput_ratio: 0\n', 'positive number'),
-])
-def test_a_bad_goal_file_is_named(tmp_path, text, fault):
-    path = tmp_path / 'goal.yml'
-    path.write_text(text)
-    with pytest.raises(ValueError, match=fault) as error:
-        load_throughput_goal(str(path))
-    assert str(path) in str(error.value)

@@ -1,6 +1,5 @@
 """Safe (weights_only) checkpoint loading, refusal of foreign objects,
-atomic writing, and exact resume."""
-import os
+atomic writing through mmengine, and exact resume."""
 import os.path as osp
 import pickle
 import textwrap
@@ -13,13 +12,11 @@ from mmengine.fileio import io as fileio_io
 from mmengine.fileio.backends import registry_utils
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
+from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 from mmzoo.engine import (UnsafeCheckpointError, install_checkpoint_safety,
                           load_checkpoint_file)
 from mmzoo.engine.checkpoint import AtomicLocalBackend
-from mmzoo.utils.fileio import atomic_write_bytes
-
-from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 
 @pytest.fixture(autouse=True)
@@ -105,20 +102,6 @@ def test_missing_checkpoint_is_named(tmp_path):
 def test_mmengine_writes_through_atomic_backend(tmp_path):
     assert isinstance(get_file_backend(str(tmp_path / 'a.pth')),
                       AtomicLocalBackend)
-
-
-def test_interrupted_write_keeps_old_file(tmp_path, monkeypatch):
-    path = tmp_path / 'iter_10.pth'
-    path.write_bytes(b'complete old checkpoint')
-
-    def crash(*args):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, 'replace', crash)
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write_bytes(b'new', path)
-    assert path.read_bytes() == b'complete old checkpoint'
-    assert os.listdir(tmp_path) == ['iter_10.pth']
 
 
 RESUME_CONFIG = """
