@@ -49,15 +49,15 @@ def official_pam_block(block, x):
     b, _, h, w2 = x.shape
     w, s = w2 // 2, block.scale
     value, query, key = block.value(x), block.query(x), block.key(x)
-    value, query, key = (torch.stack([t[..., :w], t[..., w:]], 4)
-                         for t in (value, query, key))
+    value, query, key = (
+        torch.stack([t[..., :w], t[..., w:]], 4) for t in (value, query, key))
     cv, ck = value.shape[1], query.shape[1]
     sh, sw = h // s, w // s
-    regions = [(i * sh, (i + 1) * sh, j * sw, (j + 1) * sw)
-               for i in range(s) for j in range(s)]
-    v_loc, q_loc, k_loc = (torch.cat([t[:, :, r0:r1, c0:c1]
-                                      for r0, r1, c0, c1 in regions], 0)
-                           for t in (value, query, key))
+    regions = [(i * sh, (i + 1) * sh, j * sw, (j + 1) * sw) for i in range(s)
+               for j in range(s)]
+    v_loc, q_loc, k_loc = (
+        torch.cat([t[:, :, r0:r1, c0:c1] for r0, r1, c0, c1 in regions], 0)
+        for t in (value, query, key))
     n = v_loc.shape[0]
     v_loc = v_loc.contiguous().view(n, cv, -1)
     q_loc = q_loc.contiguous().view(n, ck, -1).permute(0, 2, 1)
@@ -66,15 +66,17 @@ def official_pam_block(block, x):
     sim = (ck**-.5) * sim
     sim = F.softmax(sim, dim=-1)
     ctx = torch.bmm(v_loc, sim.permute(0, 2, 1)).view(n, cv, sh, sw, 2)
-    rows = [torch.cat([ctx[b * (j + i * s):b * (j + i * s + 1)]
-                       for j in range(s)], 3) for i in range(s)]
+    rows = [
+        torch.cat([ctx[b * (j + i * s):b * (j + i * s + 1)]
+                   for j in range(s)], 3) for i in range(s)
+    ]
     ctx = torch.cat(rows, 2)
     return torch.cat([ctx[..., 0], ctx[..., 1]], 3)
 
 
 def official_pam(pam, x):
-    return pam.fuse(torch.cat([official_pam_block(b, x)
-                               for b in pam.blocks], 1))
+    return pam.fuse(
+        torch.cat([official_pam_block(b, x) for b in pam.blocks], 1))
 
 
 def build_pam(device):
@@ -85,8 +87,8 @@ def build_pam(device):
 def make_input(case, device):
     h, w, b = case
     torch.manual_seed(1)
-    return torch.randn(b, CHANNELS, h, 2 * w, device=device,
-                       requires_grad=True)
+    return torch.randn(
+        b, CHANNELS, h, 2 * w, device=device, requires_grad=True)
 
 
 def step(impl, pam, x):
@@ -149,8 +151,11 @@ def rss_peak_worker(impl, case):
 
 
 def cpu_peak(impl, case, threads):
-    args = [sys.executable, __file__, '--worker', impl,
-            '--cases', 'x'.join(map(str, case)), '--threads', str(threads)]
+    args = [
+        sys.executable, __file__, '--worker', impl, '--cases',
+        'x'.join(map(str, case)), '--threads',
+        str(threads)
+    ]
     res = subprocess.run(args, capture_output=True, text=True)
     if res.returncode != 0:
         return None  # e.g. killed for memory
@@ -182,20 +187,28 @@ def bench_pam(case, device, args):
     x = make_input(case, device)
 
     def run(impl):
+
         def fn():
             step(impl, pam, x)
             x.grad = None
             pam.zero_grad()
+
         return fn
 
-    t = time_alternating({'official': run('official'), 'ours': run('ours')},
-                         args.warmup, args.repeats, device)
+    t = time_alternating({
+        'official': run('official'),
+        'ours': run('ours')
+    }, args.warmup, args.repeats, device)
     if device.type == 'cuda':
-        peak = {impl: gpu_peak(impl, pam, case, device)
-                for impl in ('official', 'ours')}
+        peak = {
+            impl: gpu_peak(impl, pam, case, device)
+            for impl in ('official', 'ours')
+        }
     else:
-        peak = {impl: cpu_peak(impl, case, args.threads)
-                for impl in ('official', 'ours')}
+        peak = {
+            impl: cpu_peak(impl, case, args.threads)
+            for impl in ('official', 'ours')
+        }
     print(f'  forward+backward  official {t["official"] * 1e3:9.1f} ms   '
           f'ours {t["ours"] * 1e3:9.1f} ms   '
           f'ratio = {t["official"] / t["ours"]:.2f}')
@@ -209,9 +222,11 @@ def bench_pam(case, device, args):
 def bench_training(device, args):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+
     from mmzoo.registry import MODELS
-    cfg = Config.fromfile(osp.join(
-        REPO, 'configs/stanet/stanet-pam_r18_1xb8-200e_levircd-256x256.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO,
+                 'configs/stanet/stanet-pam_r18_1xb8-200e_levircd-256x256.py'))
     cfg.model.backbone.pop('init_cfg', None)
     init_default_scope('mmzoo')
     torch.manual_seed(0)
@@ -243,8 +258,10 @@ def bench_training(device, args):
         finally:
             pam.forward = forward
 
-    t = time_alternating({'official': with_official, 'ours': train_step},
-                         args.warmup, args.repeats, device)
+    t = time_alternating({
+        'official': with_official,
+        'ours': train_step
+    }, args.warmup, args.repeats, device)
     print(f'[{device.type}] STANet-PAM training, batch {b} of {s}x{s} pairs: '
           f'official PAM {b / t["official"]:.2f} pairs/s, '
           f'ours {b / t["ours"]:.2f} pairs/s, '
@@ -264,11 +281,12 @@ def main():
     parser.add_argument('--train-size', type=int, default=256)
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--skip-training', action='store_true')
-    parser.add_argument('--devices',
-                        default='cpu,cuda',
-                        help='comma-separated; cuda is skipped without a GPU')
-    parser.add_argument('--worker', choices=['ours', 'official'],
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--devices',
+        default='cpu,cuda',
+        help='comma-separated; cuda is skipped without a GPU')
+    parser.add_argument(
+        '--worker', choices=['ours', 'official'], help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.worker:

@@ -1,6 +1,6 @@
 """Swin-T backbone speed: mmzoo against mmseg's SwinTransformer and timm's
-Swin-T (with PyTorch's fused scaled_dot_product_attention), all three with
-the same weights.
+Swin-T (with PyTorch's fused scaled_dot_product_attention), all three with the
+same weights.
 
     python benchmarks/swin_backbone.py [--batch 2] [--size 224]
         [--repeats 10] [--warmup 3] [--gpu-batch 16]
@@ -40,8 +40,7 @@ def official_state(timm_model) -> OrderedDict:
     state = OrderedDict()
     for key, value in timm_model.state_dict().items():
         key = re.sub(r'^layers\.(\d+)\.downsample',
-                     lambda m: f'layers.{int(m.group(1)) - 1}.downsample',
-                     key)
+                     lambda m: f'layers.{int(m.group(1)) - 1}.downsample', key)
         state[key.replace('head.fc.', 'head.')] = value
     return state
 
@@ -50,8 +49,8 @@ def build_models():
     import timm
     from mmseg.models.backbones import SwinTransformer as MMSegSwin
     torch.manual_seed(0)
-    timm_model = timm.create_model('swin_tiny_patch4_window7_224',
-                                   pretrained=False, num_classes=0)
+    timm_model = timm.create_model(
+        'swin_tiny_patch4_window7_224', pretrained=False, num_classes=0)
     for m in timm_model.modules():
         if hasattr(m, 'fused_attn'):
             m.fused_attn = True  # timm's SDPA path
@@ -60,10 +59,13 @@ def build_models():
     state['head.bias'] = torch.zeros(1)
     converted, _ = convert_official_swin(state)
     ours = SwinTransformer('tiny', drop_path_rate=0.)
-    ours.load_state_dict({k[9:]: v for k, v in converted.items()
-                          if k.startswith('backbone.')}, strict=False)
-    mmseg = MMSegSwin(**FEATURES, drop_path_rate=0.,
-                      out_indices=(0, 1, 2, 3))
+    ours.load_state_dict(
+        {
+            k[9:]: v
+            for k, v in converted.items() if k.startswith('backbone.')
+        },
+        strict=False)
+    mmseg = MMSegSwin(**FEATURES, drop_path_rate=0., out_indices=(0, 1, 2, 3))
     missing, unexpected = mmseg.load_state_dict(
         swin_to_mmseg(ours.state_dict()), strict=False)
     assert not unexpected and all(
@@ -78,8 +80,8 @@ def check_same_outputs(ours, mmseg, timm_model, size):
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         a, b, t = ours(x), mmseg(x), timm_model.forward_features(x)
-        torch.testing.assert_close(a[3], t.permute(0, 3, 1, 2), atol=1e-4,
-                                   rtol=1e-4)
+        torch.testing.assert_close(
+            a[3], t.permute(0, 3, 1, 2), atol=1e-4, rtol=1e-4)
         # At 224² mmseg shifts the single 7×7 window of the last stage
         # (the official classifier and ours do not): compare stages 0-2
         # there, and all four where every stage exceeds one window.
@@ -121,8 +123,8 @@ def report(title, medians, peaks=None):
 
 @contextlib.contextmanager
 def reference_ops():
-    """Run our backbone on the pure-PyTorch references of mmzoo.ops
-    instead of the compiled kernels."""
+    """Run our backbone on the pure-PyTorch references of mmzoo.ops instead of
+    the compiled kernels."""
     names = ('window_attention_qkv', 'window_partition', 'window_reverse')
     compiled = {name: getattr(swin, name) for name in names}
     for name in names:
@@ -150,8 +152,9 @@ def cpu_inference(models, args):
     }
     with torch.no_grad():
         medians = time_in_turn(calls, args.warmup, args.repeats)
-    report(f'CPU inference, batch {args.batch}, {args.size}², '
-           f'{torch.get_num_threads()} threads', medians)
+    report(
+        f'CPU inference, batch {args.batch}, {args.size}², '
+        f'{torch.get_num_threads()} threads', medians)
 
 
 def gpu_training(models, args):
@@ -160,14 +163,15 @@ def gpu_training(models, args):
         return
     device = torch.device('cuda')
     x = torch.randn(args.gpu_batch, 3, args.size, args.size, device=device)
+    # timm's classifier gives its features through forward_features.
+    feature_fns = (models[0], models[1],
+                   lambda x: [models[2].forward_features(x)])
     # float32, and float16 mixed precision as mmengine's AmpOptimWrapper
     # runs it (autocast plus a gradient scaler).
     for amp in (False, True):
         calls, peaks = {}, {}
-        for name, model, features in (
-            ('ours', models[0], models[0]),
-            ('mmseg', models[1], models[1]),
-            ('timm', models[2], lambda x: [models[2].forward_features(x)])):
+        for name, model, features in zip(('ours', 'mmseg', 'timm'), models,
+                                         feature_fns):
             model.to(device).train()
             optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
             scaler = torch.amp.GradScaler('cuda', enabled=amp)
@@ -175,23 +179,24 @@ def gpu_training(models, args):
             def step(features=features, optim=optim, scaler=scaler, amp=amp):
                 optim.zero_grad(set_to_none=True)
                 with torch.autocast('cuda', torch.float16, enabled=amp):
-                    loss = sum(o.float().square().mean()
-                               for o in features(x))
+                    loss = sum(o.float().square().mean() for o in features(x))
                 scaler.scale(loss).backward()
                 scaler.step(optim)
                 scaler.update()
+
             calls[name] = step
-        medians = time_in_turn(calls, args.warmup, args.repeats,
-                               sync=torch.cuda.synchronize)
+        medians = time_in_turn(
+            calls, args.warmup, args.repeats, sync=torch.cuda.synchronize)
         for name, fn in calls.items():
             torch.cuda.reset_peak_memory_stats()
             fn()
             torch.cuda.synchronize()
             peaks[name] = torch.cuda.max_memory_allocated()
         precision = 'float16 autocast' if amp else 'float32'
-        report(f'GPU training step (forward, backward, AdamW), {precision}, '
-               f'batch {args.gpu_batch}, {args.size}², '
-               f'{torch.cuda.get_device_name()}', medians, peaks)
+        report(
+            f'GPU training step (forward, backward, AdamW), {precision}, '
+            f'batch {args.gpu_batch}, {args.size}², '
+            f'{torch.cuda.get_device_name()}', medians, peaks)
 
 
 def main():
@@ -209,14 +214,14 @@ def main():
     print(f'torch {torch.__version__}, Python {platform.python_version()}, '
           f'{platform.processor() or platform.machine()}; mmzoo._ext '
           f'{"built" if extension_loaded() else "NOT built (reference ops)"}')
-    print('load average (1, 5, 15 min) at start: %.2f, %.2f, %.2f'
-          % os.getloadavg())
+    print('load average (1, 5, 15 min) at start: %.2f, %.2f, %.2f' %
+          os.getloadavg())
     models = build_models()
     check_same_outputs(*models, args.size)
     cpu_inference(models, args)
     gpu_training(models, args)
-    print('\nload average (1, 5, 15 min) at end: %.2f, %.2f, %.2f'
-          % os.getloadavg())
+    print('\nload average (1, 5, 15 min) at end: %.2f, %.2f, %.2f' %
+          os.getloadavg())
 
 
 if __name__ == '__main__':

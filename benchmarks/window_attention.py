@@ -56,17 +56,20 @@ GOALS = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--device',
-                        default='cuda' if torch.cuda.is_available() else 'cpu',
-                        choices=['cpu', 'cuda'])
-    parser.add_argument('--dtype',
-                        default=None,
-                        choices=['float32', 'float16', 'bfloat16', 'float64'],
-                        help='default: float16 on cuda, float32 on cpu')
-    parser.add_argument('--batch',
-                        type=int,
-                        default=None,
-                        help='images per batch; default 32 on cuda, 8 on cpu')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--dtype',
+        default=None,
+        choices=['float32', 'float16', 'bfloat16', 'float64'],
+        help='default: float16 on cuda, float32 on cpu')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=None,
+        help='images per batch; default 32 on cuda, 8 on cpu')
     parser.add_argument('--repeats', type=int, default=10)
     args = parser.parse_args()
     args.dtype = getattr(
@@ -103,8 +106,8 @@ def merge_heads(msa: WindowMSA, out: torch.Tensor) -> torch.Tensor:
 def mmzoo_attention(msa: WindowMSA, x: torch.Tensor,
                     mask: torch.Tensor) -> torch.Tensor:
     # As mmzoo's Swin calls it: straight from the packed qkv projection.
-    out = window_attention_qkv(msa.qkv(x), msa.num_heads, relative_bias(msa),
-                               mask, msa.scale)
+    out = window_attention_qkv(
+        msa.qkv(x), msa.num_heads, relative_bias(msa), mask, msa.scale)
     return msa.proj(out)
 
 
@@ -117,10 +120,10 @@ def sdpa_attention(msa: WindowMSA, x: torch.Tensor,
     # broadcasts over the batch, so bias + mask is built once per call.
     attn_mask = (mask.unsqueeze(1) + relative_bias(msa).unsqueeze(0)).reshape(
         nW * heads, N, N).to(q.dtype)
-    out = F.scaled_dot_product_attention(*(t.reshape(BW // nW, nW * heads, N,
-                                                     d) for t in (q, k, v)),
-                                         attn_mask=attn_mask,
-                                         scale=msa.scale)
+    out = F.scaled_dot_product_attention(
+        *(t.reshape(BW // nW, nW * heads, N, d) for t in (q, k, v)),
+        attn_mask=attn_mask,
+        scale=msa.scale)
     return merge_heads(msa, out.reshape(BW, heads, N, d))
 
 
@@ -176,8 +179,8 @@ def peak_mib(call: Callable[[], None], device: str) -> float:
 
 
 def graph_ms(step: Callable[[], None], repeats: int, replays: int = 20):
-    """GPU time of one call: ``step`` captured in a CUDA graph and replayed,
-    so that no launch or Python overhead is counted (None if the capture
+    """GPU time of one call: ``step`` captured in a CUDA graph and replayed, so
+    that no launch or Python overhead is counted (None if the capture
     fails)."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -233,12 +236,13 @@ def measure_stage(side: int, channels: int, heads: int,
     # a random one makes the bias matter in the comparison.
     torch.nn.init.trunc_normal_(msa.relative_position_bias_table, std=0.5)
     n_windows = (side // WINDOW)**2
-    x = torch.randn(args.batch * n_windows,
-                    WINDOW * WINDOW,
-                    channels,
-                    device=device,
-                    dtype=dtype,
-                    requires_grad=True)
+    x = torch.randn(
+        args.batch * n_windows,
+        WINDOW * WINDOW,
+        channels,
+        device=device,
+        dtype=dtype,
+        requires_grad=True)
     mask = shift_window_mask(side, side, WINDOW, SHIFT, device).to(dtype)
     grad = torch.randn_like(x)
 
@@ -306,8 +310,10 @@ def main() -> None:
         'ratio WindowMSA/ours', 'ratio SDPA/ours', 'Linears ms'
     ])
     graph_totals = {
-        mode: {name: 0.0
-               for name in IMPLS}
+        mode: {
+            name: 0.0
+            for name in IMPLS
+        }
         for mode in ('fwd', 'fwd+bwd')
     }
     totals = {
@@ -332,8 +338,7 @@ def main() -> None:
                 totals[mode][n][0] += ms[n]
                 totals[mode][n][1] = max(totals[mode][n][1], mib[n])
             table.add_row([
-                stage, mode,
-                f"{ms['ours']:.2f}", f"{ms['WindowMSA']:.2f}",
+                stage, mode, f"{ms['ours']:.2f}", f"{ms['WindowMSA']:.2f}",
                 f"{ms['SDPA']:.2f}", f"{ms['WindowMSA'] / ms['ours']:.2f}",
                 f"{ms['SDPA'] / ms['ours']:.2f}", f"{ms['Linears']:.2f}",
                 f"{ms['WindowMSA'] / ms['Linears']:.2f}", f"{mib['ours']:.1f}",

@@ -2,8 +2,8 @@
 
 A config with ``default_scope='mmzoo'`` imports our modules through
 ``locations``; a config of mmseg, mmdet or mmpretrain reaches them as
-``type='mmzoo.Res2Net'`` (mmengine imports ``mmzoo.registry`` for that
-prefix) or after ``custom_imports=dict(imports=['mmzoo.models'])``.
+``type='mmzoo.Res2Net'`` (mmengine imports ``mmzoo.registry`` for that prefix)
+or after ``custom_imports=dict(imports=['mmzoo.models'])``.
 """
 import difflib
 from typing import List, Optional, Type
@@ -45,9 +45,9 @@ class MMZooRegistry(Registry):
     mmengine answers an unknown type with a bare "not in the registry". Ours
     names the type, registry and scope, suggests the closest registered names
     (with the scope prefix they need), and tells the user how to import mmzoo.
-    The error is raised from :meth:`get`, because nested builds inside
-    upstream modules reach this registry through mmengine's scope switching
-    rather than through our ``build``.
+    The error is raised from :meth:`get`, because nested builds inside upstream
+    modules reach this registry through mmengine's scope switching rather than
+    through our ``build``.
     """
 
     def get(self, key: str) -> Optional[Type]:
@@ -78,8 +78,10 @@ class MMZooRegistry(Registry):
         _, real_key = self.split_scope_key(key)
         candidates = self._candidate_names()
         close = difflib.get_close_matches(real_key, candidates, n=3)
-        close += [c for c in candidates
-                  if c.split('.')[-1] == real_key and c not in close]
+        close += [
+            c for c in candidates
+            if c.split('.')[-1] == real_key and c not in close
+        ]
         hint = f' Did you mean {", ".join(map(repr, close))}?' if close else ''
         return (f'`{key}` is not in the {self.scope}::{self.name} registry '
                 f'nor in its parents.{hint} If it is an mmzoo component, '

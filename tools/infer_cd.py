@@ -63,25 +63,36 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', required=True, help='checkpoint')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument(
-        '--slide', action='store_true',
+        '--slide',
+        action='store_true',
         help='infer with a sliding window instead of the whole image')
     parser.add_argument(
-        '--window', type=int, default=256,
+        '--window',
+        type=int,
+        default=256,
         help='side of the sliding window (default: 256)')
     parser.add_argument(
-        '--overlap', type=int, default=128,
+        '--overlap',
+        type=int,
+        default=128,
         help='overlap of neighbouring windows in pixels (default: 128)')
     parser.add_argument(
-        '--save-npy', action='store_true',
+        '--save-npy',
+        action='store_true',
         help='also save the raw distance maps as .npy')
     parser.add_argument(
-        '--vmax', type=float, default=2.0,
+        '--vmax',
+        type=float,
+        default=2.0,
         help='distance drawn white in the distance picture (default: 2)')
     parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
         help='device to run the model on (default: cuda if available)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings in the config, key=value pairs')
     args = parser.parse_args(argv)
     if args.slide and not 0 <= args.overlap < args.window:
@@ -93,8 +104,10 @@ def parse_args(argv=None):
 
 
 def list_images(folder: Path) -> dict:
-    return {p.name: p for p in sorted(folder.iterdir())
-            if p.suffix.lower() in IMAGE_SUFFIXES}
+    return {
+        p.name: p
+        for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
+    }
 
 
 def find_pairs(a: Path, b: Path) -> List[Tuple[Path, Path]]:
@@ -162,8 +175,8 @@ def png_bytes(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def write_outputs(out: Path, name: str, image_b: np.ndarray, change,
-                  distance, vmax: float, save_npy: bool) -> None:
+def write_outputs(out: Path, name: str, image_b: np.ndarray, change, distance,
+                  vmax: float, save_npy: bool) -> None:
     atomic_write_bytes(png_bytes(change * 255), out / 'change' / f'{name}.png')
     atomic_write_bytes(
         png_bytes(distance_to_image(distance, vmax)),
@@ -171,8 +184,7 @@ def write_outputs(out: Path, name: str, image_b: np.ndarray, change,
     if save_npy:
         buffer = io.BytesIO()
         np.save(buffer, distance.astype(np.float32))
-        atomic_write_bytes(buffer.getvalue(),
-                           out / 'distance' / f'{name}.npy')
+        atomic_write_bytes(buffer.getvalue(), out / 'distance' / f'{name}.npy')
     atomic_write_bytes(
         png_bytes(overlay_changes(image_b, change)),
         out / 'overlay' / f'{name}.png')

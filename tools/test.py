@@ -1,5 +1,7 @@
 """Evaluate a checkpoint with any mmzoo config.
 
+Usage::
+
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
         [--show-dir DIR] [--show] [--cfg-options KEY=VALUE ...]
         [--launcher none|pytorch|slurm|mpi]

@@ -1,8 +1,6 @@
 _base_ = [
-    '../_base_/models/resnest50.py',
-    '../_base_/datasets/imagenet_bs32.py',
-    '../_base_/schedules/imagenet_bs256.py',
-    '../_base_/default_runtime_cls.py'
+    '../_base_/models/resnest50.py', '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py', '../_base_/default_runtime_cls.py'
 ]
 # Each official model is trained and evaluated at its own crop size (224 for
 # ResNeSt-50). The official evaluation (scripts/torch/verify.py, ECenterCrop)

@@ -34,11 +34,18 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(pipeline=train_pipeline))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1.0, end_factor=0.01,
-         begin=max_iters // 2, end=max_iters, by_epoch=False)
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.01,
+        begin=max_iters // 2,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
     val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20, log_metric_by_epoch=False),

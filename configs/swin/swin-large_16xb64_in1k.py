@@ -16,7 +16,10 @@ param_scheduler = [
         by_epoch=True,
         end=5,
         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=2e-7 * 1024 / 512, by_epoch=True,
-         begin=5)
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=2e-7 * 1024 / 512,
+        by_epoch=True,
+        begin=5)
 ]
 train_cfg = dict(max_epochs=30)

@@ -8,10 +8,8 @@
 # smoothing 0.1, drop path 0.2; evaluation on a 224 centre crop of the
 # image resized (bicubic) to 256 on its short side.
 _base_ = [
-    '../_base_/models/swin-tiny.py',
-    '../_base_/datasets/imagenet_bs32.py',
-    '../_base_/schedules/imagenet_bs256.py',
-    '../_base_/default_runtime_cls.py'
+    '../_base_/models/swin-tiny.py', '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py', '../_base_/default_runtime_cls.py'
 ]
 bgr_mean = [103.53, 116.28, 123.675]
 bgr_std = [57.375, 57.12, 58.395]
@@ -70,9 +68,7 @@ optim_wrapper = dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
         flat_decay_mult=0.0,
-        custom_keys={
-            '.relative_position_bias_table': dict(decay_mult=0.0)
-        }))
+        custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}))
 param_scheduler = [
     dict(
         type='LinearLR',

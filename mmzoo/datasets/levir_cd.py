@@ -39,8 +39,7 @@ class LEVIRCDDataset(BaseSegDataset):
             ``reduce_zero_label`` must stay False: 0 is "unchanged".
     """
     METAINFO = dict(
-        classes=('unchanged', 'changed'), palette=[[0, 0, 0], [255, 255,
-                                                               255]])
+        classes=('unchanged', 'changed'), palette=[[0, 0, 0], [255, 255, 255]])
 
     def __init__(self,
                  data_prefix: dict = dict(
@@ -49,8 +48,8 @@ class LEVIRCDDataset(BaseSegDataset):
                      seg_map_path='train/label'),
                  img_suffix: str = '.png',
                  **kwargs) -> None:
-        missing = {'img_path_a', 'img_path_b', 'seg_map_path'} - set(
-            data_prefix)
+        missing = {'img_path_a', 'img_path_b', 'seg_map_path'
+                   } - set(data_prefix)
         if missing:
             raise KeyError(f'data_prefix {data_prefix} lacks '
                            f'{sorted(missing)}; LEVIRCDDataset needs the '
@@ -93,9 +92,8 @@ class LEVIRCDDataset(BaseSegDataset):
         for name in names_a:
             path_a = osp.join(dir_a, name)
             if name not in names_b:
-                raise FileNotFoundError(
-                    f'{path_a} has no date-B partner: '
-                    f'{osp.join(dir_b, name)} is missing')
+                raise FileNotFoundError(f'{path_a} has no date-B partner: '
+                                        f'{osp.join(dir_b, name)} is missing')
             if name not in labels:
                 raise FileNotFoundError(
                     f'{path_a} has no change label: '
@@ -111,6 +109,5 @@ class LEVIRCDDataset(BaseSegDataset):
                     reduce_zero_label=False,
                     seg_fields=[]))
         if not data_list:
-            raise FileNotFoundError(
-                f'no {self.img_suffix} images in {dir_a}')
+            raise FileNotFoundError(f'no {self.img_suffix} images in {dir_a}')
         return data_list

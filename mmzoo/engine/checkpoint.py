@@ -36,9 +36,12 @@ def _numpy_globals() -> List[Any]:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import _reconstruct, scalar
-    dtype_classes = [type(np.dtype(t)) for t in (
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64)]
+    dtype_classes = [
+        type(np.dtype(t))
+        for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                  np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                  np.float64)
+    ]
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
@@ -52,8 +55,9 @@ def _history_buffer_method(obj: Any, name: str) -> Any:
     """
     # The built-in statistics exist before any buffer registers them;
     # custom ones are registered by the code that defines them.
-    statistics = {'min', 'max', 'current', 'mean',
-                  *HistoryBuffer._statistics_methods}
+    statistics = {
+        'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods
+    }
     if obj is HistoryBuffer and name in statistics:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
@@ -92,8 +96,8 @@ def _unsafe_globals(filename: str) -> List[str]:
 
 def load_checkpoint_file(
         filename: str,
-        map_location: Optional[Union[str, Callable, torch.device]] = None
-) -> Any:
+        map_location: Optional[Union[str, Callable,
+                                     torch.device]] = None) -> Any:
     """Load a local checkpoint with ``weights_only=True``.
 
     Args:
@@ -134,8 +138,8 @@ class AtomicLocalBackend(LocalBackend):
 
 
 def install_checkpoint_safety() -> None:
-    """Make mmengine load local checkpoints safely and write files
-    atomically, for the rest of the process.
+    """Make mmengine load local checkpoints safely and write files atomically,
+    for the rest of the process.
 
     Replaces mmengine's loader of local paths with
     :func:`load_checkpoint_file` (``weights_only=True`` with an allow-list
@@ -145,8 +149,9 @@ def install_checkpoint_safety() -> None:
     a config takes the same step with
     ``custom_imports = dict(imports=['mmzoo.engine.checkpoint_safety'])``.
     """
-    CheckpointLoader.register_scheme(prefixes='', force=True)(
-        load_checkpoint_file)
+    CheckpointLoader.register_scheme(
+        prefixes='', force=True)(
+            load_checkpoint_file)
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     # mmengine.fileio's functions reuse the backends they created; local
     # ones made before this step would keep writing in place.

@@ -1,8 +1,8 @@
 """Loads the compiled ``mmzoo._ext`` and gives its ops fake kernels and
 autograd, so they trace under ``torch.compile``.
 
-The C++ side defines the schemas (``TORCH_LIBRARY(mmzoo, m)``) and the CPU
-and CUDA kernels; everything that needs Python lives here.
+The C++ side defines the schemas (``TORCH_LIBRARY(mmzoo, m)``) and the CPU and
+CUDA kernels; everything that needs Python lives here.
 """
 import warnings
 
@@ -70,8 +70,8 @@ def has_kernel(op: str, device_type: str) -> bool:
 def extension_supports(op: str, x: torch.Tensor) -> bool:
     """Whether the compiled ``op`` handles ``x``'s device and dtype.
 
-    Warns once when the reference must stand in because the extension (or
-    its CUDA part) was not built; unsupported dtypes fall back silently.
+    Warns once when the reference must stand in because the extension (or its
+    CUDA part) was not built; unsupported dtypes fall back silently.
     """
     if not extension_loaded():
         _warn_once(
@@ -196,15 +196,19 @@ def _register_python_parts() -> None:
             qkv.new_empty(0)
         return qkv.new_empty(qkv.shape), dbias
 
-    lib.register_autograd('mmzoo::window_partition',
-                          _partition_backward,
-                          setup_context=_partition_setup)
-    lib.register_autograd('mmzoo::window_reverse',
-                          _reverse_backward,
-                          setup_context=_reverse_setup)
-    lib.register_autograd('mmzoo::window_attention_fwd',
-                          _attention_backward,
-                          setup_context=_attention_setup)
-    lib.register_autograd('mmzoo::window_attention_qkv_fwd',
-                          _qkv_attention_backward,
-                          setup_context=_qkv_attention_setup)
+    lib.register_autograd(
+        'mmzoo::window_partition',
+        _partition_backward,
+        setup_context=_partition_setup)
+    lib.register_autograd(
+        'mmzoo::window_reverse',
+        _reverse_backward,
+        setup_context=_reverse_setup)
+    lib.register_autograd(
+        'mmzoo::window_attention_fwd',
+        _attention_backward,
+        setup_context=_attention_setup)
+    lib.register_autograd(
+        'mmzoo::window_attention_qkv_fwd',
+        _qkv_attention_backward,
+        setup_context=_qkv_attention_setup)

@@ -46,12 +46,12 @@ def _merge_heads(out: torch.Tensor) -> torch.Tensor:
     return out.transpose(1, 2).reshape(BW, N, heads * d)
 
 
-def window_attention_qkv_reference(qkv: torch.Tensor,
-                                   num_heads: int,
-                                   bias: Optional[torch.Tensor] = None,
-                                   mask: Optional[torch.Tensor] = None,
-                                   scale: Optional[float] = None
-                                   ) -> torch.Tensor:
+def window_attention_qkv_reference(
+        qkv: torch.Tensor,
+        num_heads: int,
+        bias: Optional[torch.Tensor] = None,
+        mask: Optional[torch.Tensor] = None,
+        scale: Optional[float] = None) -> torch.Tensor:
     """Pure-PyTorch ``window_attention_qkv``; the tests' reference."""
     q, k, v = _split_heads(qkv, num_heads)
     return _merge_heads(window_attention_reference(q, k, v, bias, mask, scale))

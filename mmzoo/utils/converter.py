@@ -23,9 +23,11 @@ class ConversionError(ValueError):
 
 
 class _Inert:
-    """What an object of a class outside torch's weights-only allow-list
-    loads as: a record of the arguments and state the pickle gave it. The
-    class itself is never imported, so none of its code runs."""
+    """What an object of a class outside torch's weights-only allow-list loads
+    as: a record of the arguments and state the pickle gave it.
+
+    The class itself is never imported, so none of its code runs.
+    """
 
     def __new__(cls, *args, **kwargs):
         inert = super().__new__(cls)
@@ -82,12 +84,11 @@ def read_checkpoint(path: str):
     """Load a checkpoint from an untrusted source without running its code.
 
     ``torch.load(weights_only=True)`` refuses the whole file when anything
-    beside the weights is an object of another package, as the official
-    Swin repository's training checkpoints store their yacs config. Such a
-    file is read again with an unpickler that resolves only what
-    ``weights_only`` allows and loads any other object as an inert
-    placeholder (never importing its class), so the weights can still be
-    taken out.
+    beside the weights is an object of another package, as the official Swin
+    repository's training checkpoints store their yacs config. Such a file is
+    read again with an unpickler that resolves only what ``weights_only``
+    allows and loads any other object as an inert placeholder (never importing
+    its class), so the weights can still be taken out.
     """
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
@@ -97,16 +98,21 @@ def read_checkpoint(path: str):
     # through _InertUnpickler.find_class, which never imports or runs
     # anything outside torch's weights-only allow-list.
     return torch.load(
-        path, map_location='cpu', weights_only=False,
+        path,
+        map_location='cpu',
+        weights_only=False,
         pickle_module=_InertPickle)
 
 
 def extract_state_dict(checkpoint) -> 'OrderedDict[str, torch.Tensor]':
     """The weights of a checkpoint: the dict itself, or the one under
-    ``'state_dict'`` (mmengine and others) or ``'model'`` (the official
-    Swin releases, which add optimizer, scheduler and config entries to
-    training checkpoints), without the ``module.`` prefix that
-    nn.DataParallel checkpoints carry. Other entries are dropped."""
+    ``'state_dict'`` (mmengine and others) or ``'model'`` (the official Swin
+    releases, which add optimizer, scheduler and config entries to training
+    checkpoints), without the ``module.`` prefix that nn.DataParallel
+    checkpoints carry.
+
+    Other entries are dropped.
+    """
     if isinstance(checkpoint, dict):
         for key in ('state_dict', 'model'):
             if isinstance(checkpoint.get(key), dict):
@@ -144,8 +150,8 @@ def write_checkpoint(path: str, state_dict: dict, meta: dict) -> None:
 
 
 def key_shape(state_dict: dict, key: str, family: str) -> tuple:
-    """The shape of ``state_dict[key]``, or an error saying the checkpoint
-    is not of ``family`` when the key is missing."""
+    """The shape of ``state_dict[key]``, or an error saying the checkpoint is
+    not of ``family`` when the key is missing."""
     if key not in state_dict:
         raise ConversionError(
             f'missing key {key!r}: not an official {family} checkpoint')
@@ -154,18 +160,22 @@ def key_shape(state_dict: dict, key: str, family: str) -> tuple:
 
 def infer_depth(state_dict: dict, blocks_by_depth: Dict[int, tuple],
                 family: str) -> int:
-    """The depth of a ResNet-style checkpoint: the one whose blocks per
-    stage (``blocks_by_depth``, from the backbone's ``arch_settings``) its
+    """The depth of a ResNet-style checkpoint: the one whose blocks per stage
+    (``blocks_by_depth``, from the backbone's ``arch_settings``) its
     ``layer{i}.{j}.`` keys have."""
     blocks = tuple(
-        len({k.split('.')[1] for k in state_dict
-             if k.startswith(f'layer{stage}.')}) for stage in range(1, 5))
-    depths = {stage_blocks: depth
-              for depth, stage_blocks in blocks_by_depth.items()}
+        len({
+            k.split('.')[1]
+            for k in state_dict if k.startswith(f'layer{stage}.')
+        }) for stage in range(1, 5))
+    depths = {
+        stage_blocks: depth
+        for depth, stage_blocks in blocks_by_depth.items()
+    }
     if blocks not in depths:
-        raise ConversionError(
-            f'stages have {blocks} blocks; {family} has ' + ', '.join(
-                f'{b} (depth {d})' for b, d in depths.items()))
+        raise ConversionError(f'stages have {blocks} blocks; {family} has ' +
+                              ', '.join(f'{b} (depth {d})'
+                                        for b, d in depths.items()))
     return depths[blocks]
 
 
@@ -189,27 +199,35 @@ def build_classifier(backbone: dict, num_classes: int,
                      in_channels: int) -> torch.nn.Module:
     """The mmpretrain ImageClassifier our ImageNet configs build."""
     return MODELS.build(
-        dict(_scope_='mmpretrain', type='ImageClassifier', backbone=backbone,
-             neck=dict(type='GlobalAveragePooling'),
-             head=dict(type='LinearClsHead', num_classes=num_classes,
-                       in_channels=in_channels)))
+        dict(
+            _scope_='mmpretrain',
+            type='ImageClassifier',
+            backbone=backbone,
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=num_classes,
+                in_channels=in_channels)))
 
 
 def check_matches(converted: dict, unmatched: List[str],
                   expected: Dict[str, torch.Tensor], what: str) -> None:
     """Raise naming every missing, unexpected and mis-shaped key."""
     # Checkpoints from torch < 0.4.1 have no BN counters; they load fine.
-    missing = [k for k in expected if k not in converted
-               and not k.endswith('num_batches_tracked')]
+    missing = [
+        k for k in expected
+        if k not in converted and not k.endswith('num_batches_tracked')
+    ]
     unexpected = unmatched + [k for k in converted if k not in expected]
     wrong_shape = [
         f'{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}'
         for k, v in converted.items()
-        if k in expected and v.shape != expected[k].shape]
+        if k in expected and v.shape != expected[k].shape
+    ]
     if missing or unexpected or wrong_shape:
         lines = [f'checkpoint does not match {what}:']
-        for title, keys in (('missing keys', missing),
-                            ('unexpected keys', unexpected),
+        for title, keys in (('missing keys', missing), ('unexpected keys',
+                                                        unexpected),
                             ('shape mismatches', wrong_shape)):
             if keys:
                 lines.append(f'  {title} ({len(keys)}): ' + ', '.join(keys))
@@ -219,8 +237,8 @@ def check_matches(converted: dict, unmatched: List[str],
 def rename_and_check(state_dict: dict, rules: Sequence[Rule], backbone: dict,
                      num_classes: int, in_channels: int) -> OrderedDict:
     """Rename ``state_dict`` by ``rules`` and check the result against the
-    classifier with ``backbone`` (a config) that our ImageNet configs
-    build; returns the renamed state dict."""
+    classifier with ``backbone`` (a config) that our ImageNet configs build;
+    returns the renamed state dict."""
     converted, unmatched = rename(state_dict, rules)
     model = build_classifier(backbone, num_classes, in_channels)
     check_matches(converted, unmatched, model.state_dict(),

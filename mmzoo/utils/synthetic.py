@@ -1,7 +1,7 @@
 """Drawing primitives for small synthetic datasets in real on-disk formats.
 
-Real datasets cannot be downloaded on the machines this project runs on
-(see ``DESIGN.md``), so ``tools/dataset_converters/make_synthetic_*.py`` draw
+Real datasets cannot be downloaded on every machine that runs this project's
+tests, so ``tools/dataset_converters/make_synthetic_*.py`` draw
 stand-ins laid out exactly as the real ones ship. Each class differs from the
 others in both colour family and shape, and every object gets its own
 brightness, tint, shading and pixel noise: a model has to learn something to
@@ -73,14 +73,15 @@ class Instance:
 
 
 def _star_polygon(cx, cy, rx, ry, num_points, inner=1.0, start=-np.pi / 2):
-    """Vertices on an ellipse, alternating with an inner one when ``inner``
-    is below 1 (a star); starting at the top keeps triangles upright."""
+    """Vertices on an ellipse, alternating with an inner one when ``inner`` is
+    below 1 (a star); starting at the top keeps triangles upright."""
     num = num_points * (1 if inner == 1.0 else 2)
     angles = start + 2 * np.pi * np.arange(num) / num
     radius = np.ones(num)
     radius[1::2] = inner
-    return np.stack([cx + rx * radius * np.cos(angles),
-                     cy + ry * radius * np.sin(angles)], axis=1)
+    return np.stack(
+        [cx + rx * radius * np.cos(angles), cy + ry * radius * np.sin(angles)],
+        axis=1)
 
 
 def random_polygon(rng: np.random.Generator, style: Style,
@@ -113,18 +114,22 @@ def random_polygon(rng: np.random.Generator, style: Style,
         xs = np.array([-a, a, a, rx, rx, a, a, -a, -a, -rx, -rx, -a])
         ys = np.array([-ry, -ry, -b, -b, b, b, ry, ry, b, b, -b, -b])
         return np.stack([cx + xs, cy + ys], axis=1)
-    num_points, inner = {'disk': (32, 1.0), 'triangle': (3, 1.0),
-                         'diamond': (4, 1.0), 'star': (5, 0.45)}[style.shape]
+    num_points, inner = {
+        'disk': (32, 1.0),
+        'triangle': (3, 1.0),
+        'diamond': (4, 1.0),
+        'star': (5, 0.45)
+    }[style.shape]
     return _star_polygon(cx, cy, rx, ry, num_points, inner)
 
 
 def polygon_mask(polygon: np.ndarray, size: int) -> np.ndarray:
     """The pixels of a ``size`` square whose centres lie inside ``polygon``.
 
-    COCO's rasteriser approximates the same rule, so a mask drawn here
-    matches what pycocotools and mmdet decode from the exported polygon
-    (cv2's ``fillPoly`` also fills every pixel the outline passes through,
-    which makes small shapes visibly larger than their polygon).
+    COCO's rasteriser approximates the same rule, so a mask drawn here matches
+    what pycocotools and mmdet decode from the exported polygon (cv2's
+    ``fillPoly`` also fills every pixel the outline passes through, which makes
+    small shapes visibly larger than their polygon).
     """
     centres = np.arange(size) + 0.5
     inside = np.zeros((size, size), bool)
@@ -142,28 +147,29 @@ def paint(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray,
           colour: RGB) -> None:
     """Fill ``mask`` of an RGB ``image`` in place with a textured ``colour``.
 
-    Per-object brightness and tint, a linear shading across the image and
-    per-pixel noise stop a model from matching one exact colour value, while
-    the class colours stay far enough apart to remain separable.
+    Per-object brightness and tint, a linear shading across the image and noise
+    per pixel stop a model from matching one exact colour value, while the
+    class colours stay far enough apart to remain separable.
     """
     ys, xs = np.nonzero(mask)
     size = max(image.shape[:2])
-    base = (np.asarray(colour, float) * rng.uniform(0.8, 1.2) +
-            rng.normal(0, 6, size=3))
+    base = (
+        np.asarray(colour, float) * rng.uniform(0.8, 1.2) +
+        rng.normal(0, 6, size=3))
     slope = rng.normal(0, 0.15, size=2)
     shade = 1 + slope[0] * (xs / size - 0.5) + slope[1] * (ys / size - 0.5)
     pixels = base * shade[:, None] + rng.normal(0, 8, size=(len(xs), 3))
     image[ys, xs] = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
 
 
-def draw_scene(rng: np.random.Generator,
-               size: int,
-               objects: Sequence[Tuple[int, Style]],
-               background: RGB,
-               background_label: int = 0,
-               overlap: bool = True,
-               max_tries: int = 20
-               ) -> Tuple[np.ndarray, np.ndarray, List[Instance]]:
+def draw_scene(
+        rng: np.random.Generator,
+        size: int,
+        objects: Sequence[Tuple[int, Style]],
+        background: RGB,
+        background_label: int = 0,
+        overlap: bool = True,
+        max_tries: int = 20) -> Tuple[np.ndarray, np.ndarray, List[Instance]]:
     """Draw ``objects`` in order on a textured background.
 
     Args:
@@ -212,8 +218,8 @@ def draw_scene(rng: np.random.Generator,
 
 
 def non_negative_int(text: str) -> int:
-    """``int(text)``, refusing negative values (an argparse ``type``: a
-    random seed must be >= 0)."""
+    """``int(text)``, refusing negative values (an argparse ``type``: a random
+    seed must be >= 0)."""
     value = int(text)
     if value < 0:
         raise ValueError(f'expected >= 0, got {value}')
@@ -245,8 +251,8 @@ def image_rng(seed: int, split: str, *index: int) -> np.random.Generator:
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
-    """Atomically write an RGB or single-channel image; the format follows
-    the suffix (``.jpg``, ``.JPEG``, ``.png``)."""
+    """Atomically write an RGB or single-channel image; the format follows the
+    suffix (``.jpg``, ``.JPEG``, ``.png``)."""
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(path.suffix.lower(), image)
@@ -261,6 +267,6 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj) -> None:
-    """Atomically write ``obj`` as JSON; key order is kept, so the bytes
-    are reproducible."""
+    """Atomically write ``obj`` as JSON; key order is kept, so the bytes are
+    reproducible."""
     write_text(path, json.dumps(obj))

@@ -1,8 +1,8 @@
 """Pictures of change maps: overlays, distance maps and side-by-side panels.
 
 Everything takes and returns numpy arrays: RGB images H x W x 3 uint8, change
-maps H x W with 0 (unchanged) and 1 (changed), so the same functions serve
-the inference CLI, the validation hook and notebooks.
+maps H x W with 0 (unchanged) and 1 (changed), so the same functions serve the
+inference CLI, the validation hook and notebooks.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -57,8 +57,8 @@ def overlay_changes(image: np.ndarray,
 
 
 def distance_to_image(distance: np.ndarray, vmax: float = 2.0) -> np.ndarray:
-    """Scale a distance map linearly to 0-255 grey, ``vmax`` and beyond
-    white; with the default, STANet's threshold 1 is mid-grey (128).
+    """Scale a distance map linearly to 0-255 grey, ``vmax`` and beyond white;
+    with the default, STANet's threshold 1 is mid-grey (128).
 
     Args:
         distance (np.ndarray): H x W non-negative distances.
@@ -99,15 +99,14 @@ def error_image(pred: np.ndarray,
 def _captioned(image: np.ndarray, caption: str) -> np.ndarray:
     strip = np.full((CAPTION_HEIGHT, image.shape[1], 3), 32, np.uint8)
     cv2.putText(strip, caption, (3, CAPTION_HEIGHT - 4),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (235, 235, 235), 1,
-                cv2.LINE_AA)
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (235, 235, 235), 1, cv2.LINE_AA)
     return np.concatenate([strip, image], axis=0)
 
 
 def hstack_panels(panels: Sequence[Tuple[str, np.ndarray]],
                   gap: int = 4) -> np.ndarray:
-    """Captioned RGB panels of one height side by side, ``gap`` pixels of
-    white between them."""
+    """Captioned RGB panels of one height side by side, ``gap`` pixels of white
+    between them."""
     tiles = []
     for index, (caption, image) in enumerate(panels):
         if image.ndim == 2:

@@ -1,5 +1,5 @@
-"""The table users pick a backbone from: every mmzoo ImageNet classifier
-beside the same architecture built from mmpretrain.
+"""The table users pick a backbone from: every mmzoo ImageNet classifier beside
+the same architecture built from mmpretrain.
 
 For each ``configs/*/*_in1k.py`` it builds the classifier the config builds
 and, where mmpretrain 1.x has the architecture, the same ImageClassifier
@@ -57,8 +57,8 @@ Record = Tuple[List[record.Row], List[record.Run]]
 
 
 def check_configs(configs: List[str]) -> None:
-    """Resolve every backbone before measuring, so that a broken or
-    half-written config fails in seconds rather than minutes into a run."""
+    """Resolve every backbone before measuring, so that a config that is broken
+    or half-written fails in seconds rather than minutes into a run."""
     for config in configs:
         try:
             compare.backbone_class(measure.load_model_cfg(config)['backbone'])
@@ -139,8 +139,8 @@ def read_record(doc_path: str, flag: str) -> Record:
 
 
 def check_same_settings(runs: List[record.Run], args, doc_path: str) -> None:
-    """Rows measured with other settings would not be comparable: check
-    before anything is measured."""
+    """Rows measured with other settings would not be comparable: check before
+    anything is measured."""
     first = runs[0]
     if (first.batch, first.repeats, first.speed) != \
             (args.batch, args.repeats, not args.skip_speed):

@@ -48,14 +48,21 @@ def parse_args(argv=None):
     parser.add_argument('src', help='LEVIR-CD root with train/val/test')
     parser.add_argument('out', help='output root, created if missing')
     parser.add_argument(
-        '--patch', type=int, default=256,
+        '--patch',
+        type=int,
+        default=256,
         help='side of the square patches (default: 256, the paper\'s)')
     parser.add_argument(
-        '--whole', choices=('copy', 'symlink', 'none'), default='copy',
+        '--whole',
+        choices=('copy', 'symlink', 'none'),
+        default='copy',
         help='how to keep the whole val/test tiles under OUT/whole '
         '(default: copy)')
     parser.add_argument(
-        '--splits', nargs='+', choices=SPLITS, default=list(SPLITS),
+        '--splits',
+        nargs='+',
+        choices=SPLITS,
+        default=list(SPLITS),
         help='splits to convert (default: all)')
     args = parser.parse_args(argv)
     if args.patch < 1:
@@ -75,14 +82,14 @@ def find_pairs(split_dir: Path) -> List[Dict[str, Path]]:
     every = set().union(*names.values())
     pairs = []
     for name in sorted(every):
-        missing = [split_dir / f / name for f in FOLDERS
-                   if name not in names[f]]
+        missing = [
+            split_dir / f / name for f in FOLDERS if name not in names[f]
+        ]
         if missing:
             present = next(split_dir / f / name for f in FOLDERS
                            if name in names[f])
-            raise ConversionError(
-                f'{present} has no partner: missing '
-                f'{", ".join(map(str, missing))}')
+            raise ConversionError(f'{present} has no partner: missing '
+                                  f'{", ".join(map(str, missing))}')
         pairs.append({f: split_dir / f / name for f in FOLDERS})
     if not pairs:
         raise ConversionError(f'no .png files in {split_dir}/A')
@@ -134,8 +141,8 @@ def cut_pair(images: Dict[str, np.ndarray], stem: str, out_dir: Path,
         for x in range(0, width, patch):
             name = f'{stem}_{y:04d}_{x:04d}.png'
             for folder, image in images.items():
-                write_png(out_dir / folder / name,
-                          image[y:y + patch, x:x + patch])
+                write_png(out_dir / folder / name, image[y:y + patch,
+                                                         x:x + patch])
             count += 1
     return count
 

@@ -49,13 +49,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', help='output folder, created if missing')
     parser.add_argument(
-        '--size', type=int, default=128,
+        '--size',
+        type=int,
+        default=128,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed', type=non_negative_int, default=0,
+        '--seed',
+        type=non_negative_int,
+        default=0,
         help='random seed; the same seed writes byte-identical files')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='write into a non-empty OUT; files with the same names are '
         'replaced, other files are left as they are')
     parser.add_argument(

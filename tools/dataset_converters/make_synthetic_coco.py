@@ -58,13 +58,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', help='output folder, created if missing')
     parser.add_argument(
-        '--size', type=int, default=128,
+        '--size',
+        type=int,
+        default=128,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed', type=non_negative_int, default=0,
+        '--seed',
+        type=non_negative_int,
+        default=0,
         help='random seed; the same seed writes byte-identical files')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='write into a non-empty OUT; files with the same names are '
         'replaced, other files are left as they are')
     parser.add_argument(
@@ -80,8 +85,8 @@ def main(argv=None):
     # Ids are unique across both splits, as in the real release.
     image_id = ann_id = 0
     num_anns = 0
-    for split, count in (('train2017', args.num_train),
-                         ('val2017', args.num_val)):
+    for split, count in (('train2017', args.num_train), ('val2017',
+                                                         args.num_val)):
         images, annotations = [], []
         for index in range(count):
             image_id += 1
@@ -89,19 +94,27 @@ def main(argv=None):
                 image_rng(args.seed, split, index), args.size)
             file_name = f'{image_id:012d}.jpg'
             write_image(out / split / file_name, image)
-            images.append(dict(
-                id=image_id, file_name=file_name, height=args.size,
-                width=args.size))
+            images.append(
+                dict(
+                    id=image_id,
+                    file_name=file_name,
+                    height=args.size,
+                    width=args.size))
             for instance in instances:
                 ann_id += 1
                 annotations.append(annotation(ann_id, image_id, instance))
         num_anns += len(annotations)
         write_json(
             out / 'annotations' / f'instances_{split}.json',
-            dict(info=dict(description='mmzoo synthetic COCO', version='1.0',
-                           year=2017),
-                 licenses=[], images=images, annotations=annotations,
-                 categories=list(CATEGORIES)))
+            dict(
+                info=dict(
+                    description='mmzoo synthetic COCO',
+                    version='1.0',
+                    year=2017),
+                licenses=[],
+                images=images,
+                annotations=annotations,
+                categories=list(CATEGORIES)))
     print(f'Wrote {args.num_train} train and {args.num_val} val '
           f'{args.size}x{args.size} images with {num_anns} instances in '
           f'COCO 2017 layout to {out}')

@@ -50,23 +50,34 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', help='output folder, created if missing')
     parser.add_argument(
-        '--size', type=int, default=64,
+        '--size',
+        type=int,
+        default=64,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed', type=non_negative_int, default=0,
+        '--seed',
+        type=non_negative_int,
+        default=0,
         help='random seed; the same seed writes byte-identical files')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='write into a non-empty OUT; files with the same names are '
         'replaced, other files are left as they are')
     parser.add_argument(
-        '--num-classes', type=int, default=4,
+        '--num-classes',
+        type=int,
+        default=4,
         help=f'number of classes, at most {len(WNIDS)}')
     parser.add_argument(
-        '--train-per-class', type=int, default=16,
+        '--train-per-class',
+        type=int,
+        default=16,
         help='training images per class')
     parser.add_argument(
-        '--val-per-class', type=int, default=4,
+        '--val-per-class',
+        type=int,
+        default=4,
         help='validation images per class')
     args = parser.parse_args(argv)
     if not 1 <= args.num_classes <= len(WNIDS):

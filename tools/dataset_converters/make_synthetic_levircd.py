@@ -72,8 +72,8 @@ def smooth_field(rng: np.random.Generator, size: int,
 
 
 def rectangle(cx, cy, width, height, angle) -> np.ndarray:
-    """Corners (x, y) of a ``width`` x ``height`` rectangle turned by
-    ``angle`` radians about its centre."""
+    """Corners (x, y) of a ``width`` x ``height`` rectangle turned by ``angle``
+    radians about its centre."""
     xs = np.array([-1, 1, 1, -1]) * width / 2
     ys = np.array([-1, -1, 1, 1]) * height / 2
     cos, sin = np.cos(angle), np.sin(angle)
@@ -82,8 +82,8 @@ def rectangle(cx, cy, width, height, angle) -> np.ndarray:
 
 def footprint(rng: np.random.Generator, size: int,
               orientation: float) -> Tuple[np.ndarray, float]:
-    """The mask of a rectangle or an L-shape aligned, roughly, with the
-    street grid, and its angle."""
+    """The mask of a rectangle or an L-shape aligned, roughly, with the street
+    grid, and its angle."""
     width, height = rng.uniform(*SIDE_RANGE, size=2) * size / 256
     angle = orientation + rng.normal(0, np.radians(4))
     margin = max(width, height)
@@ -120,8 +120,10 @@ def roof_texture(rng: np.random.Generator, mask: np.ndarray,
 def place_buildings(rng: np.random.Generator, size: int,
                     blocked: np.ndarray) -> List[Building]:
     """Buildings that do not touch each other or ``blocked`` pixels."""
-    counts = [int(rng.integers(lo, hi + 1))
-              for lo, hi in (UNCHANGED_RANGE, NEW_RANGE, DEMOLISHED_RANGE)]
+    counts = [
+        int(rng.integers(lo, hi + 1))
+        for lo, hi in (UNCHANGED_RANGE, NEW_RANGE, DEMOLISHED_RANGE)
+    ]
     if rng.random() < NO_CHANGE_PROB:
         counts[1] = counts[2] = 0
     presence = ([(True, True)] * counts[0] + [(False, True)] * counts[1] +
@@ -164,8 +166,9 @@ def ground(rng: np.random.Generator, size: int, roads: np.ndarray,
     scale = size / 256
     soil_share = smooth_field(rng, size, 48 * scale) + rng.normal(0, 0.6)
     grass = 1 / (1 + np.exp(-3 * soil_share))
-    base = (grass[..., None] * np.asarray(GRASS) +
-            (1 - grass[..., None]) * np.asarray(SOIL))
+    base = (
+        grass[..., None] * np.asarray(GRASS) +
+        (1 - grass[..., None]) * np.asarray(SOIL))
     texture = (1 + 0.08 * smooth_field(rng, size, 3 * scale) +
                0.04 * rng.normal(size=(size, size)))
     image = base * texture[..., None]
@@ -185,24 +188,29 @@ def ground(rng: np.random.Generator, size: int, roads: np.ndarray,
     return image, vegetation
 
 
-def shift(image: np.ndarray, dx: float, dy: float,
+def shift(image: np.ndarray,
+          dx: float,
+          dy: float,
           interpolation=cv2.INTER_LINEAR) -> np.ndarray:
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(
-        image, matrix, image.shape[1::-1], flags=interpolation,
+        image,
+        matrix,
+        image.shape[1::-1],
+        flags=interpolation,
         borderMode=cv2.BORDER_REFLECT101)
 
 
 def render_date(rng: np.random.Generator, land: np.ndarray,
                 vegetation: np.ndarray, buildings: List[Building],
                 date: str) -> np.ndarray:
-    """One acquisition: the scene's reflectance at ``date`` seen under its
-    own sun, season, atmosphere and sensor, as uint8 RGB."""
+    """One acquisition: the scene's reflectance at ``date`` seen under its own
+    sun, season, atmosphere and sensor, as uint8 RGB."""
     size = land.shape[0]
     image = land.copy()
     # Season: vegetation greener or browner.
-    image[vegetation] *= np.array([1, rng.uniform(0.85, 1.15),
-                                   1]) * rng.uniform(0.9, 1.1)
+    image[vegetation] *= np.array([1, rng.uniform(0.85, 1.15), 1
+                                   ]) * rng.uniform(0.9, 1.1)
     present = np.zeros((size, size), bool)
     for building in buildings:
         if date == 'A' and not building.in_a:
@@ -219,8 +227,9 @@ def render_date(rng: np.random.Generator, land: np.ndarray,
     # between acquisitions.
     direction = np.radians(135) + rng.normal(0, np.radians(20))
     length = rng.uniform(3, 7) * size / 256
-    shadow = shift(present.astype(np.uint8), length * np.cos(direction),
-                   length * np.sin(direction), cv2.INTER_NEAREST)
+    shadow = shift(
+        present.astype(np.uint8), length * np.cos(direction),
+        length * np.sin(direction), cv2.INTER_NEAREST)
     shadow = shadow.astype(bool) & ~present
     image[shadow] *= rng.uniform(0.4, 0.6)
     for building in buildings:
@@ -240,8 +249,9 @@ def render_date(rng: np.random.Generator, land: np.ndarray,
         # Misregistration: date A is off by 1-2 pixels in some direction.
         offset = rng.uniform(1, 2)
         angle = rng.uniform(0, 2 * np.pi)
-        image = shift(image.astype(np.float32), offset * np.cos(angle),
-                      offset * np.sin(angle))
+        image = shift(
+            image.astype(np.float32), offset * np.cos(angle),
+            offset * np.sin(angle))
     return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
 
 
@@ -265,18 +275,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', help='output folder, created if missing')
     parser.add_argument(
-        '--size', type=int, default=256,
+        '--size',
+        type=int,
+        default=256,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed', type=non_negative_int, default=0,
+        '--seed',
+        type=non_negative_int,
+        default=0,
         help='random seed; the same seed writes byte-identical files')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='write into a non-empty OUT; files with the same names are '
         'replaced, other files are left as they are')
     for split, default in zip(SPLITS, (48, 8, 16)):
         parser.add_argument(
-            f'--num-{split}', type=int, default=default,
+            f'--num-{split}',
+            type=int,
+            default=default,
             help=f'number of {split} pairs')
     args = parser.parse_args(argv)
     if args.size < 32:

@@ -40,8 +40,9 @@ def make_data():
     # half-written dataset behind for the next one to train on.
     partial = DATA + '.partial'
     shutil.rmtree(osp.join(REPO, partial), ignore_errors=True)
-    counts = [arg for split, n in SPLITS.items()
-              for arg in (f'--num-{split}', n)]
+    counts = [
+        arg for split, n in SPLITS.items() for arg in (f'--num-{split}', n)
+    ]
     run('tools/dataset_converters/make_synthetic_levircd.py', partial,
         '--size', 256, *counts)
     os.replace(osp.join(REPO, partial), osp.join(REPO, DATA))
@@ -59,8 +60,10 @@ def main():
 
     with open(latest(osp.join(test_dir, '*', '*.json'))) as f:
         metrics = json.load(f)
-    panels = sorted(glob.glob(osp.join(REPO, test_dir, '*', 'vis_data',
-                                       'vis_image', 'change_*.png')))
+    panels = sorted(
+        glob.glob(
+            osp.join(REPO, test_dir, '*', 'vis_data', 'vis_image',
+                     'change_*.png')))
     print('\n' + '=' * 72)
     print(f'mmzoo demo finished in {time.time() - start:.0f} s')
     print(f'STANet-PAM on the {SPLITS["test"]} generated test pairs '

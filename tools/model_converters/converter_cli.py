@@ -1,8 +1,8 @@
 """The command line every ``*2mmzoo.py`` script in this folder shares.
 
-The scripts import it as a sibling module: running
-``python tools/model_converters/swin2mmzoo.py`` puts this folder first on
-the module search path.
+The scripts import it as a sibling module: running ``python
+tools/model_converters/swin2mmzoo.py`` puts this folder first on the module
+search path.
 """
 import argparse
 import sys
@@ -14,8 +14,8 @@ from mmzoo.utils.converter import (ConversionError, read_state_dict,
 
 def run(doc: str, convert: Callable[[dict], tuple]) -> None:
     """``SCRIPT SRC DST``: read SRC safely, convert it with
-    ``convert(state_dict) -> (state_dict, arch)`` and write DST atomically;
-    on failure print what is wrong, naming SRC, exit 1 and write nothing."""
+    ``convert(state_dict) -> (state_dict, arch)`` and write DST atomically; on
+    failure print what is wrong, naming SRC, exit 1 and write nothing."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='checkpoint to convert (.pth)')

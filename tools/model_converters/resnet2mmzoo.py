@@ -1,6 +1,6 @@
 """Convert a torchvision ResNet-18 or ResNet-34 checkpoint into an mmzoo
-classifier checkpoint (``mmzoo.ResNet`` backbone), e.g. the ImageNet
-weights STANet starts from.
+classifier checkpoint (``mmzoo.ResNet`` backbone), e.g. the ImageNet weights
+STANet starts from.
 
 The depth is read from the weights, the keys are renamed to mmzoo's layout,
 and the result is checked against a freshly built mmpretrain

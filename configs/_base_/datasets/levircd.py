@@ -45,8 +45,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path_a='val/A', img_path_b='val/B',
-            seg_map_path='val/label'),
+            img_path_a='val/A', img_path_b='val/B', seg_map_path='val/label'),
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,

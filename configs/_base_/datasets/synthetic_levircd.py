@@ -2,7 +2,6 @@
 # in LEVIR-CD's layout (256x256 by default, like the paper's patches).
 _base_ = ['./levircd.py']
 data_root = 'data/synthetic_levircd'
-train_dataloader = dict(
-    num_workers=2, dataset=dict(data_root=data_root))
+train_dataloader = dict(num_workers=2, dataset=dict(data_root=data_root))
 val_dataloader = dict(num_workers=2, dataset=dict(data_root=data_root))
 test_dataloader = dict(num_workers=2, dataset=dict(data_root=data_root))

@@ -24,7 +24,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=5,
-        save_best='f1', rule='greater'),
+        type='CheckpointHook',
+        by_epoch=True,
+        interval=5,
+        save_best='f1',
+        rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(_scope_='mmseg', type='SegVisualizationHook'))

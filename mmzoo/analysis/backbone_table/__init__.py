@@ -1,10 +1,10 @@
-"""The backbone table: every mmzoo ImageNet classifier measured beside the
-same architecture built from mmpretrain.
+"""The backbone table: every mmzoo ImageNet classifier measured beside the same
+architecture built from mmpretrain.
 
-``measure`` counts, times and weighs one model; ``compare`` builds
-mmpretrain's counterpart of a backbone and judges the ratios; ``record``
-keeps the measured rows and runs as JSON; ``render`` writes the Markdown
-page. ``tools/analysis_tools/backbone_table.py`` is the command line.
+``measure`` counts, times and weighs one model; ``compare`` builds mmpretrain's
+counterpart of a backbone and judges the ratios; ``record`` keeps the measured
+rows and runs as JSON; ``render`` writes the Markdown page.
+``tools/analysis_tools/backbone_table.py`` is the command line.
 """
 from .compare import (architecture_notes, baseline_model_cfg,
                       load_throughput_goal, throughput_ratio)

@@ -1,5 +1,5 @@
-"""mmpretrain's counterpart of each backbone, and what the ratios between
-the two say."""
+"""mmpretrain's counterpart of each backbone, and what the ratios between the
+two say."""
 import copy
 import inspect
 import numbers
@@ -50,9 +50,11 @@ def translate(args: dict,
               type_: str,
               renames: Renames,
               checked: Tuple[str, ...] = ()) -> Baseline:
-    """Map our arguments onto an mmpretrain backbone. An argument that is
-    neither mapped, nor checked by the caller, nor known to be irrelevant
-    makes the baseline unknown rather than silently different."""
+    """Map our arguments onto an mmpretrain backbone.
+
+    An argument that is neither mapped, nor checked by the caller, nor known to
+    be irrelevant makes the baseline unknown rather than silently different.
+    """
     unmapped = sorted(
         set(args) - set(renames) - set(RESNET_SHARED) - NOT_ARCHITECTURE -
         set(checked))
@@ -157,8 +159,8 @@ BASELINES: Dict[str, Callable[[dict, type], Baseline]] = {
 
 
 def baseline_model_cfg(model_cfg: dict) -> Baseline:
-    """Our classifier with mmpretrain's backbone in place of ours, or None
-    and why there is none."""
+    """Our classifier with mmpretrain's backbone in place of ours, or None and
+    why there is none."""
     cls = backbone_class(model_cfg['backbone'])
     if cls.__name__ not in BASELINES:
         return None, f'no mmpretrain counterpart of {cls.__name__} mapped here'
@@ -196,8 +198,8 @@ def throughput_ratio(ours: Measures, theirs: Optional[Measures],
 
 
 def paired_ratios(ours: Measures, theirs: Measures) -> List[float]:
-    """Per-repeat ratios of neighbouring forwards: their spread is this
-    run's noise on the ratio."""
+    """Per-repeat ratios of neighbouring forwards: their spread is this run's
+    noise on the ratio."""
     return [t / o for o, t in zip(ours.seconds, theirs.seconds)]
 
 

@@ -1,5 +1,5 @@
-"""Which classifiers the table measures, and how each is measured:
-parameters, MACs, CPU forward time and peak inference memory."""
+"""Which classifiers the table measures, and how each is measured (parameters,
+MACs, CPU forward time and peak inference memory)."""
 import copy
 import glob
 import json
@@ -62,8 +62,8 @@ def variant_name(config: str) -> str:
 
 
 def load_model_cfg(config: str) -> dict:
-    """The config's model without pretrained weights: they cannot be
-    downloaded here, and the weights' values do not change the counts."""
+    """The config's model without pretrained weights: they cannot be downloaded
+    here, and the weights' values do not change the counts."""
     model = Config.fromfile(config).model.to_dict()
     model['backbone'].pop('init_cfg', None)
     model['backbone'].pop('pretrained', None)
@@ -110,8 +110,8 @@ def count_params(model: torch.nn.Module) -> int:
 
 
 def count_macs(model: torch.nn.Module) -> int:
-    """mmengine's FlopAnalyzer, which (as fvcore) counts one multiply-add
-    as one operation: its "flops" are MACs."""
+    """mmengine's FlopAnalyzer, which (as fvcore) counts one multiply-add as
+    one operation: its "flops" are MACs."""
     analyzer = FlopAnalyzer(model, (torch.randn(1, *IMAGE), ))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     for op in WINDOW_ATTENTION_OPS:
@@ -121,8 +121,8 @@ def count_macs(model: torch.nn.Module) -> int:
 
 def time_interleaved(models: List[torch.nn.Module], batch: int, repeats: int,
                      step: Callable[[], None]) -> List[list]:
-    """Seconds per forward of each model, alternating the models every
-    repeat (A/B/A/B) so that load from other processes hits them alike."""
+    """Seconds per forward of each model, alternating the models every repeat
+    (A/B/A/B) so that load from other processes hits them alike."""
     inputs = torch.randn(batch, *IMAGE)
     seconds = [[] for _ in models]
     with torch.no_grad():
@@ -136,8 +136,8 @@ def time_interleaved(models: List[torch.nn.Module], batch: int, repeats: int,
 
 
 def peak_memory_mib(model_cfg: dict, batch: int) -> Optional[float]:
-    """Peak inference memory measured in a fresh interpreter, so that
-    neither the other model nor earlier rows leave memory behind."""
+    """Peak inference memory measured in a fresh interpreter, so that neither
+    the other model nor earlier rows leave memory behind."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD))
     request = dict(
         model=model_cfg, batch=batch, threads=torch.get_num_threads())

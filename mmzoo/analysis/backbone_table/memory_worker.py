@@ -23,10 +23,12 @@ def proc_status_kib(key: str) -> int:
 
 
 def memory_worker(model_cfg: dict, batch: int, threads: int) -> dict:
-    """Peak growth of the resident set over one batch's forward, after a
-    warm-up forward has made the one-time allocations. Writing 5 to
-    clear_refs resets the kernel's high-water mark (VmHWM) to the current
-    RSS, so the mark afterwards is the peak of this forward alone."""
+    """Peak growth of the resident set over one batch's forward, once a warm-up
+    forward has made the one-time allocations.
+
+    Writing 5 to clear_refs resets the kernel's high-water mark (VmHWM) to the
+    current RSS, so the mark afterwards is the peak of this forward alone.
+    """
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     init_default_scope('mmzoo')

@@ -69,8 +69,8 @@ def format_table(rows: List[Row], batch: int, speed: bool) -> str:
 
 def goal_lines(rows: List[Row], batch: int, speed: bool,
                goal: float) -> List[str]:
-    """One line per architecture that misses the goal, with what this run
-    can say about why."""
+    """One line per architecture that misses the goal, with what this run can
+    say about why."""
     if not speed:
         return ['Throughput was not measured (`--skip-speed`).']
     missed = []
@@ -152,10 +152,12 @@ def run_lines(runs: List[Run], rows: List[Row]) -> List[str]:
 
 def render_doc(rows: List[Row], runs: List[Run], goal: float, generator: str,
                unconfigured: List[str]) -> str:
-    """The whole page. ``generator`` is the script to run again instead of
-    editing the page; ``unconfigured`` the registered backbones that no
-    ImageNet config builds, named so that their absence is not mistaken
-    for an oversight."""
+    """The whole page.
+
+    ``generator`` is the script to run again instead of editing the page;
+    ``unconfigured`` the registered backbones that no ImageNet config builds,
+    named so that their absence is not mistaken for an oversight.
+    """
     first = runs[0]
     table = format_table(rows, first.batch, first.speed)
     lines = [

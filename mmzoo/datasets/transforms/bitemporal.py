@@ -3,11 +3,11 @@
 Both dates travel through the pipeline as ONE H x W x 6 image (date A's RGB
 channels, then date B's), so every geometric transform that handles an image
 and its segmentation maps moves A, B and the label together: mmseg's
-``RandomCrop`` (one window, optional ``cat_max_ratio``) and ``RandomFlip``
-work unchanged on it and are used as they are. What the stacked layout
-cannot give for free lives here: loading and checking a pair, the change
-label's 0/255 coding, rotation on an expanded canvas as the official STANet
-does, photometric distortion drawn independently per date, and packing.
+``RandomCrop`` (one window, optional ``cat_max_ratio``) and ``RandomFlip`` work
+unchanged on it and are used as they are. What the stacked layout cannot give
+for free lives here: loading and checking a pair, the change label's 0/255
+coding, rotation on an expanded canvas as the official STANet does, photometric
+distortion drawn independently per date, and packing.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -207,7 +207,8 @@ class BitemporalPhotoMetricDistortion(BaseTransform):
         image = results['img']
         results['img'] = np.concatenate(
             [self._distort(image[..., :3]),
-             self._distort(image[..., 3:])], axis=2)
+             self._distort(image[..., 3:])],
+            axis=2)
         return results
 
     def __repr__(self) -> str:
@@ -224,11 +225,13 @@ class PackBitemporalInputs(PackSegInputs):
         meta_keys (Sequence[str]): Keys copied into the metainfo.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = (
-                     'img_path', 'img_path_a', 'img_path_b', 'seg_map_path',
-                     'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
-                     'flip', 'flip_direction', 'reduce_zero_label')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('img_path', 'img_path_a', 'img_path_b',
+                                    'seg_map_path', 'ori_shape', 'img_shape',
+                                    'pad_shape', 'scale_factor', 'flip',
+                                    'flip_direction', 'reduce_zero_label')
+    ) -> None:
         super().__init__(meta_keys=tuple(meta_keys))
 
     def transform(self, results: dict) -> dict:

@@ -73,8 +73,8 @@ class ChangeVisualizationHook(Hook):
             if self._left <= 0:
                 return
             name = osp.splitext(osp.basename(sample.img_path_b))[0]
-            runner.visualizer.add_image(f'change_{name}',
-                                        self._panel(sample), step)
+            runner.visualizer.add_image(f'change_{name}', self._panel(sample),
+                                        step)
             self._left -= 1
 
     def before_val_epoch(self, runner) -> None:
@@ -82,13 +82,19 @@ class ChangeVisualizationHook(Hook):
         self._validations += 1
         self._left = self.num_pairs if draw else 0
 
-    def after_val_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_val_iter(self,
+                       runner,
+                       batch_idx: int,
+                       data_batch=None,
                        outputs: Optional[Sequence] = None) -> None:
         self._draw(runner, outputs, runner.iter)
 
     def before_test_epoch(self, runner) -> None:
         self._left = self.num_pairs
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_test_iter(self,
+                        runner,
+                        batch_idx: int,
+                        data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
         self._draw(runner, outputs, 0)

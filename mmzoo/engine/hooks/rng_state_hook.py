@@ -11,9 +11,9 @@ from mmzoo.registry import HOOKS
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Store random-number-generator states in checkpoints and restore them
-    on resume, so that a resumed run continues exactly as an uninterrupted
-    one would.
+    """Store random-number-generator states in checkpoints and restore them on
+    resume, so that a resumed run continues exactly as an uninterrupted one
+    would.
 
     mmengine restores weights, optimizer, schedulers and the data order, but
     not the generators behind dropout, drop path or random augmentation.
@@ -61,7 +61,9 @@ class RNGStateHook(Hook):
         np.random.set_state(state['numpy'])
         random.setstate(state['python'])
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         if self._pending is not None:
             state, self._pending = self._pending, None

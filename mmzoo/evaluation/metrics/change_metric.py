@@ -34,8 +34,7 @@ def change_scores(confusion: np.ndarray) -> Dict[str, float]:
     recall = _ratio(tp, tp + fn)
     oa = _ratio(tp + tn, total)
     # Agreement expected by chance from the marginals of both maps.
-    expected = _ratio(
-        confusion.sum(0) @ confusion.sum(1), total * total)
+    expected = _ratio(confusion.sum(0) @ confusion.sum(1), total * total)
     return OrderedDict(
         precision=precision,
         recall=recall,
@@ -47,8 +46,8 @@ def change_scores(confusion: np.ndarray) -> Dict[str, float]:
 
 @METRICS.register_module()
 class ChangeMetric(BaseMetric):
-    """Precision, recall, F1 and IoU of the change class, overall accuracy
-    and Cohen's kappa, over a whole split.
+    """Precision, recall, F1 and IoU of the change class, overall accuracy and
+    Cohen's kappa, over a whole split.
 
     Pixels are counted into one confusion matrix for the split and the scores
     computed once from it, as change-detection papers report them (a mean of
@@ -102,5 +101,4 @@ class ChangeMetric(BaseMetric):
         (tn, fp), (fn, tp) = confusion.tolist()
         MMLogger.get_current_instance().info(
             f'change confusion (pixels): TP {tp}, FP {fp}, FN {fn}, TN {tn}')
-        return OrderedDict(
-            (key, value * 100) for key, value in scores.items())
+        return OrderedDict((key, value * 100) for key, value in scores.items())

@@ -51,19 +51,36 @@ class Bottle2neck(nn.Module):
             raise ValueError(f'scales must be >= 1, got {scales}')
         self.width = math.floor(planes * base_width / 64) * groups
         self.first_in_stage = first_in_stage
-        self.conv1 = ConvModule(inplanes, self.width * scales, 1, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.conv1 = ConvModule(
+            inplanes,
+            self.width * scales,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
         self.convs = nn.ModuleList(
-            ConvModule(self.width, self.width, 3, stride, padding=dilation,
-                       dilation=dilation, groups=groups, bias=False,
-                       conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-            for _ in range(max(scales - 1, 1)))
+            ConvModule(
+                self.width,
+                self.width,
+                3,
+                stride,
+                padding=dilation,
+                dilation=dilation,
+                groups=groups,
+                bias=False,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg) for _ in range(max(scales - 1, 1)))
         # With one scale there is no pass-through split to pool.
         self.pool = nn.AvgPool2d(3, stride, padding=1) \
             if first_in_stage and scales > 1 else None
-        self.conv3 = ConvModule(self.width * scales, planes * self.expansion,
-                                1, bias=False, conv_cfg=conv_cfg,
-                                norm_cfg=norm_cfg, act_cfg=None)
+        self.conv3 = ConvModule(
+            self.width * scales,
+            planes * self.expansion,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None)
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
@@ -147,11 +164,13 @@ class Res2Net(ResNetBase):
         self.base_width = base_width
         self.groups = groups
         super().__init__(
-            self.arch_settings[depth], deep_stem=deep_stem,
-            avg_down=avg_down, **kwargs)
+            self.arch_settings[depth],
+            deep_stem=deep_stem,
+            avg_down=avg_down,
+            **kwargs)
 
     def make_block(self, inplanes, planes, *, stage, index, stride, dilation,
                    shortcut, conv_cfg, norm_cfg) -> Bottle2neck:
         return Bottle2neck(inplanes, planes, self.scales, self.base_width,
-                           self.groups, stride, dilation, shortcut,
-                           index == 0, conv_cfg, norm_cfg)
+                           self.groups, stride, dilation, shortcut, index == 0,
+                           conv_cfg, norm_cfg)

@@ -15,8 +15,7 @@ from mmzoo.registry import MODELS
 from ..utils import ResNetBase
 
 
-def radix_softmax(attn: torch.Tensor, radix: int,
-                  groups: int) -> torch.Tensor:
+def radix_softmax(attn: torch.Tensor, radix: int, groups: int) -> torch.Tensor:
     """The official ``rSoftMax``: normalise the attention logits across the
     ``radix`` splits, separately for every channel of every group.
 
@@ -77,7 +76,7 @@ class SplitAttentionConv2d(nn.Module):
                  radix: int = 2,
                  reduction_factor: int = 4,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN')) -> None:
+                 norm_cfg: dict = dict(type='BN')):
         super().__init__()
         if radix < 1:
             raise ValueError(f'radix must be >= 1, got {radix}')
@@ -91,9 +90,16 @@ class SplitAttentionConv2d(nn.Module):
         # One convolution computes all splits: its groups * radix groups are
         # radix-major, split r being output channels [r * C, (r + 1) * C).
         self.conv = ConvModule(
-            in_channels, channels * radix, kernel_size, stride,
-            padding=padding, dilation=dilation, groups=groups * radix,
-            bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+            in_channels,
+            channels * radix,
+            kernel_size,
+            stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups * radix,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
         # fc1 keeps its bias although a norm follows, as in the official
         # model: its weights carry one, and with frozen running statistics
         # the bias is not redundant.
@@ -121,8 +127,8 @@ class SplitAttentionConv2d(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """ResNeSt bottleneck: 1×1 reduction, a 3×3 split-attention
-    convolution, 1×1 expansion.
+    """ResNeSt bottleneck: 1×1 reduction, a 3×3 split-attention convolution,
+    1×1 expansion.
 
     With ``avd`` (the official "average downsampling") the block's stride
     is taken by a 3×3 average pool (padding 1) instead of by the 3×3
@@ -159,17 +165,34 @@ class Bottleneck(nn.Module):
         super().__init__()
         width = int(planes * (base_width / 64.)) * groups
         self.avd_first = avd_first
-        self.conv1 = ConvModule(inplanes, width, 1, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.conv1 = ConvModule(
+            inplanes,
+            width,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
         self.avd_pool = nn.AvgPool2d(3, stride, padding=1) if avd else None
         self.conv2 = SplitAttentionConv2d(
-            width, width, 3, stride=1 if avd else stride, padding=dilation,
-            dilation=dilation, groups=groups, radix=radix,
-            reduction_factor=reduction_factor, conv_cfg=conv_cfg,
+            width,
+            width,
+            3,
+            stride=1 if avd else stride,
+            padding=dilation,
+            dilation=dilation,
+            groups=groups,
+            radix=radix,
+            reduction_factor=reduction_factor,
+            conv_cfg=conv_cfg,
             norm_cfg=norm_cfg)
-        self.conv3 = ConvModule(width, planes * self.expansion, 1,
-                                bias=False, conv_cfg=conv_cfg,
-                                norm_cfg=norm_cfg, act_cfg=None)
+        self.conv3 = ConvModule(
+            width,
+            planes * self.expansion,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None)
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
@@ -283,8 +306,12 @@ class ResNeSt(ResNetBase):
         self.avd = avd
         self.avd_first = avd_first
         self.contract_dilation = contract_dilation
-        super().__init__(stage_blocks, stem_channels=stem_channels,
-                         deep_stem=True, avg_down=True, **kwargs)
+        super().__init__(
+            stage_blocks,
+            stem_channels=stem_channels,
+            deep_stem=True,
+            avg_down=True,
+            **kwargs)
 
     def make_block(self, inplanes, planes, *, stage, index, stride, dilation,
                    shortcut, conv_cfg, norm_cfg) -> Bottleneck:

@@ -1,10 +1,10 @@
 """ResNet-18/34 with basic blocks and an optional multi-grid last stage.
 
 He et al., "Deep Residual Learning for Image Recognition", CVPR 2016. The
-multi-grid last stage is the feature extractor of STANet (Chen and Shi,
-"A Spatial-Temporal Attention-Based Method and a New Dataset for Remote
-Sensing Image Change Detection", Remote Sensing 2020; github
-justchenhao/STANet, models/mynet3.py).
+multi-grid last stage is the feature extractor of STANet (Chen and Shi, "A
+Spatial-Temporal Attention-Based Method and a New Dataset for Remote Sensing
+Image Change Detection", Remote Sensing 2020; github justchenhao/STANet,
+models/mynet3.py).
 """
 from typing import Optional, Sequence
 
@@ -35,16 +35,29 @@ class BasicBlock(nn.Module):
     """
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int,
-                 dilation: int, shortcut: Optional[nn.Module],
-                 conv_cfg: Optional[dict], norm_cfg: dict) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int, dilation: int,
+                 shortcut: Optional[nn.Module], conv_cfg: Optional[dict],
+                 norm_cfg: dict) -> None:
         super().__init__()
-        self.conv1 = ConvModule(inplanes, planes, 3, stride, padding=dilation,
-                                dilation=dilation, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-        self.conv2 = ConvModule(planes, planes, 3, padding=1, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                                act_cfg=None)
+        self.conv1 = ConvModule(
+            inplanes,
+            planes,
+            3,
+            stride,
+            padding=dilation,
+            dilation=dilation,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
+        self.conv2 = ConvModule(
+            planes,
+            planes,
+            3,
+            padding=1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None)
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 

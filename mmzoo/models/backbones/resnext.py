@@ -1,8 +1,8 @@
 """ResNeXt.
 
 Xie et al., "Aggregated Residual Transformations for Deep Neural Networks",
-CVPR 2017. Follows torchvision's models (stride on the 3×3 convolution),
-whose checkpoints ``tools/model_converters/resnext2mmzoo.py`` converts.
+CVPR 2017. Follows torchvision's models (stride on the 3×3 convolution), whose
+checkpoints ``tools/model_converters/resnext2mmzoo.py`` converts.
 """
 from typing import Optional
 
@@ -38,14 +38,32 @@ class GroupedBottleneck(nn.Module):
                  norm_cfg: dict) -> None:
         super().__init__()
         width = int(planes * base_width / 64) * groups
-        self.conv1 = ConvModule(inplanes, width, 1, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-        self.conv2 = ConvModule(width, width, 3, stride, padding=dilation,
-                                dilation=dilation, groups=groups, bias=False,
-                                conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-        self.conv3 = ConvModule(width, planes * self.expansion, 1,
-                                bias=False, conv_cfg=conv_cfg,
-                                norm_cfg=norm_cfg, act_cfg=None)
+        self.conv1 = ConvModule(
+            inplanes,
+            width,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
+        self.conv2 = ConvModule(
+            width,
+            width,
+            3,
+            stride,
+            padding=dilation,
+            dilation=dilation,
+            groups=groups,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
+        self.conv3 = ConvModule(
+            width,
+            planes * self.expansion,
+            1,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None)
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 

@@ -1,9 +1,9 @@
 """Swin Transformer.
 
 Liu et al., "Swin Transformer: Hierarchical Vision Transformer using Shifted
-Windows", ICCV 2021. Follows the official implementation
-(github microsoft/Swin-Transformer, models/swin_transformer.py, and the
-padding of its detection and segmentation repositories), whose checkpoints
+Windows", ICCV 2021. Follows the official implementation (github
+microsoft/Swin-Transformer, models/swin_transformer.py, and the padding of its
+detection and segmentation repositories), whose checkpoints
 ``tools/model_converters/swin2mmzoo.py`` converts. Window partition, shift
 masks and window attention come from :mod:`mmzoo.ops`.
 """
@@ -29,17 +29,19 @@ def relative_position_index(window_size: int) -> torch.Tensor:
     """(N, N) index into the ``(2M-1)²``-row bias table for every pair of
     tokens of an M×M window (N = M²), in the official order: row offset
     times ``2M-1`` plus column offset, both shifted to be non-negative."""
-    coords = torch.stack(torch.meshgrid(
-        torch.arange(window_size), torch.arange(window_size),
-        indexing='ij')).flatten(1)
+    coords = torch.stack(
+        torch.meshgrid(
+            torch.arange(window_size),
+            torch.arange(window_size),
+            indexing='ij')).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]) + (window_size - 1)
     return rel[0] * (2 * window_size - 1) + rel[1]
 
 
 class PatchEmbed(nn.Module):
-    """Split the image into ``patch_size``² patches and embed each linearly:
-    a convolution whose kernel and stride are the patch size, then a norm.
-    The image is zero-padded at the bottom and right to whole patches.
+    """Split the image into ``patch_size``² patches and embed each linearly: a
+    convolution whose kernel and stride are the patch size, then a norm. The
+    image is zero-padded at the bottom and right to whole patches.
 
     Args:
         in_channels (int): Image channels.
@@ -52,8 +54,8 @@ class PatchEmbed(nn.Module):
                  norm_cfg: dict) -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size,
-                              stride=patch_size)
+        self.proj = nn.Conv2d(
+            in_channels, embed_dims, patch_size, stride=patch_size)
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -66,10 +68,10 @@ class PatchEmbed(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    """Halve the resolution: concatenate each 2×2 neighbourhood's tokens in
-    the official order (top-left, bottom-left, top-right, bottom-right),
-    normalise the 4C channels and project them to ``out_channels``. Odd
-    sizes are zero-padded at the bottom and right.
+    """Halve the resolution: concatenate each 2×2 neighbourhood's tokens in the
+    official order (top-left, bottom-left, top-right, bottom-right), normalise
+    the 4C channels and project them to ``out_channels``. Odd sizes get zero
+    padding at the bottom and right.
 
     Args:
         in_channels (int): C.
@@ -95,8 +97,8 @@ class PatchMerging(nn.Module):
 
 
 class WindowMSA(nn.Module):
-    """Multi-head self-attention inside windows, with a learned bias per
-    head and relative position.
+    """Multi-head self-attention inside windows, with a learned bias per head
+    and relative position.
 
     Args:
         embed_dims (int): Token width.
@@ -120,7 +122,8 @@ class WindowMSA(nn.Module):
         # copy, which the converter checks and drops.
         self.register_buffer(
             'relative_position_index',
-            relative_position_index(window_size).flatten(), persistent=False)
+            relative_position_index(window_size).flatten(),
+            persistent=False)
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
 
@@ -128,20 +131,23 @@ class WindowMSA(nn.Module):
         """(heads, N, N) bias gathered from the table; gathering from the
         transposed table yields it contiguous, with no permute copy."""
         N = self.num_tokens
-        return self.relative_position_bias_table.t()[
-            :, self.relative_position_index].view(-1, N, N)
+        return self.relative_position_bias_table.t(
+        )[:, self.relative_position_index].view(-1, N, N)
 
     def forward(self, windows: torch.Tensor,
                 mask: Optional[torch.Tensor]) -> torch.Tensor:
         """(B·nW, N, C) tokens, mask (nW, N, N) or None -> (B·nW, N, C)."""
-        out = window_attention_qkv(self.qkv(windows), self.num_heads,
-                                   bias=self.position_bias(), mask=mask)
+        out = window_attention_qkv(
+            self.qkv(windows),
+            self.num_heads,
+            bias=self.position_bias(),
+            mask=mask)
         return self.proj(out)
 
 
 class SwinBlock(nn.Module):
-    """Pre-norm transformer block over (shifted) windows: W-MSA or SW-MSA,
-    then an MLP, each with a residual connection and drop path.
+    """Pre-norm transformer block over (shifted) windows: W-MSA or SW-MSA, then
+    an MLP, each with a residual connection and drop path.
 
     Args:
         embed_dims (int): Token width.
@@ -165,7 +171,9 @@ class SwinBlock(nn.Module):
             else nn.Identity()
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.ffn = FFN(
-            embed_dims, int(embed_dims * mlp_ratio), num_fcs=2,
+            embed_dims,
+            int(embed_dims * mlp_ratio),
+            num_fcs=2,
             act_cfg=act_cfg,
             dropout_layer=dict(type='DropPath', drop_prob=drop_path)
             if drop_path > 0 else None)
@@ -175,13 +183,13 @@ class SwinBlock(nn.Module):
         """(Shifted) window attention of normalised (B, H, W, C) tokens.
 
         A method of its own so that the windows die with it: held in
-        ``forward`` they would stay alive through the MLP, the block's
-        peak of memory.
+        ``forward`` they would stay alive through the MLP, the block's peak of
+        memory.
         """
         H, W = x.shape[1:3]
         windows = window_partition(x, self.window_size, shift_size)
-        return window_reverse(self.attn(windows, mask), self.window_size,
-                              shift_size, H, W)
+        return window_reverse(
+            self.attn(windows, mask), self.window_size, shift_size, H, W)
 
     def forward(self, x: torch.Tensor, shift_size: int,
                 mask: Optional[torch.Tensor]) -> torch.Tensor:
@@ -192,8 +200,8 @@ class SwinBlock(nn.Module):
 
 
 class SwinStage(nn.Module):
-    """Blocks alternating W-MSA and SW-MSA (shift ⌊M/2⌋), then optional
-    patch merging.
+    """Blocks alternating W-MSA and SW-MSA (shift ⌊M/2⌋), then optional patch
+    merging.
 
     The official classifier neither shifts nor masks a map that fits in one
     window (Swin-T's last stage at 224²): shifting would only cut the
@@ -222,10 +230,9 @@ class SwinStage(nn.Module):
         self.with_cp = with_cp
         self._masks: Dict[tuple, torch.Tensor] = {}
 
-    def shift_mask(self, H: int, W: int,
-                   device: torch.device) -> torch.Tensor:
-        """The (nW, N, N) mask of the padded H×W map, computed once per
-        size and device."""
+    def shift_mask(self, H: int, W: int, device: torch.device) -> torch.Tensor:
+        """The (nW, N, N) mask of the padded H×W map, computed once per size
+        and device."""
         M = self.window_size
         Hp, Wp = -(-H // M) * M, -(-W // M) * M
         key = (Hp, Wp, device)
@@ -306,14 +313,14 @@ class SwinTransformer(BaseModule):
          torch.Size([384, 7, 9]), torch.Size([768, 4, 5])]
     """
     arch_settings = {
-        'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2),
-                     num_heads=(3, 6, 12, 24)),
-        'small': dict(embed_dims=96, depths=(2, 2, 18, 2),
-                      num_heads=(3, 6, 12, 24)),
-        'base': dict(embed_dims=128, depths=(2, 2, 18, 2),
-                     num_heads=(4, 8, 16, 32)),
-        'large': dict(embed_dims=192, depths=(2, 2, 18, 2),
-                      num_heads=(6, 12, 24, 48)),
+        'tiny':
+        dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+        'small':
+        dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+        'base':
+        dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+        'large':
+        dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
     }
 
     def __init__(self,
@@ -361,10 +368,17 @@ class SwinTransformer(BaseModule):
             first = sum(depths[:i])
             self.stages.append(
                 SwinStage(
-                    depth, rates[first:first + depth], downsample, with_cp,
-                    embed_dims=dims[i], num_heads=num_heads[i],
-                    window_size=window_size, mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias, act_cfg=act_cfg, norm_cfg=norm_cfg))
+                    depth,
+                    rates[first:first + depth],
+                    downsample,
+                    with_cp,
+                    embed_dims=dims[i],
+                    num_heads=num_heads[i],
+                    window_size=window_size,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    act_cfg=act_cfg,
+                    norm_cfg=norm_cfg))
         for i in self.out_indices:
             self.add_module(f'norm{i}', build_norm_layer(norm_cfg, dims[i])[1])
         freeze(self._frozen_modules())

@@ -2,8 +2,7 @@
 
 The official release (github Res2Net/Res2Net-PretrainedModels) ships plain
 state dicts for the res2net, res2next and res2net_v1b families; the
-architecture (depth, scales, width, groups, v1b stem) is read from the
-weights.
+architecture (depth, scales, width, groups, v1b stem) is read from the weights.
 """
 from mmzoo.utils.converter import infer_depth, key_shape, rename_and_check
 from ..backbones import Res2Net
@@ -24,6 +23,7 @@ BLOCK_RULES = [
 
 def infer_arch(state_dict: dict) -> dict:
     """Read the Res2Net variant off the official weights."""
+
     def shape(key):
         return key_shape(state_dict, key, 'Res2Net')
 
@@ -35,8 +35,11 @@ def infer_arch(state_dict: dict) -> dict:
     return dict(
         depth=depth,
         scales=shape('layer1.0.conv1.weight')[0] // width,
-        base_width=width // groups, groups=groups, deep_stem=v1b,
-        avg_down=v1b, num_classes=shape('fc.weight')[0])
+        base_width=width // groups,
+        groups=groups,
+        deep_stem=v1b,
+        avg_down=v1b,
+        num_classes=shape('fc.weight')[0])
 
 
 def convert_official_res2net(state_dict: dict) -> tuple:
@@ -47,7 +50,9 @@ def convert_official_res2net(state_dict: dict) -> tuple:
     # v1b has ResNet-D's deep stem and average-pool shortcut.
     stem_rules = RESNET_D_RULES if arch['deep_stem'] else PLAIN_RULES
     converted = rename_and_check(
-        state_dict, BLOCK_RULES + stem_rules,
+        state_dict,
+        BLOCK_RULES + stem_rules,
         dict(type='mmzoo.Res2Net', **backbone),
-        arch['num_classes'], in_channels=2048)
+        arch['num_classes'],
+        in_channels=2048)
     return converted, arch

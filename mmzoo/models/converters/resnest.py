@@ -1,8 +1,8 @@
 """Official ResNeSt -> mmzoo.ResNeSt.
 
-The official release (github zhanghang1989/ResNeSt) ships plain state dicts
-for resnest50, resnest101, resnest200 and resnest269; the depth and stem
-width are read from the weights.
+The official release (github zhanghang1989/ResNeSt) ships plain state dicts for
+resnest50, resnest101, resnest200 and resnest269; the depth and stem width are
+read from the weights.
 """
 from mmzoo.utils.converter import infer_depth, key_shape, rename_and_check
 from ..backbones import ResNeSt
@@ -16,8 +16,7 @@ OFFICIAL_RULES = [
     (r'^(layer\d+\.\d+)\.bn1\.(\w+)$', r'backbone.\1.conv1.bn.\2'),
     (r'^(layer\d+\.\d+)\.conv2\.conv\.weight$',
      r'backbone.\1.conv2.conv.conv.weight'),
-    (r'^(layer\d+\.\d+)\.conv2\.bn0\.(\w+)$',
-     r'backbone.\1.conv2.conv.bn.\2'),
+    (r'^(layer\d+\.\d+)\.conv2\.bn0\.(\w+)$', r'backbone.\1.conv2.conv.bn.\2'),
     (r'^(layer\d+\.\d+)\.conv2\.(fc1|bn1|fc2)\.(\w+)$',
      r'backbone.\1.conv2.\2.\3'),
     (r'^(layer\d+\.\d+)\.conv3\.weight$', r'backbone.\1.conv3.conv.weight'),
@@ -27,17 +26,19 @@ OFFICIAL_RULES = [
 
 def infer_arch(state_dict: dict) -> dict:
     """Read the ResNeSt depth and stem off the official weights."""
+
     def shape(key):
         return key_shape(state_dict, key, 'ResNeSt')
 
-    depth = infer_depth(
-        state_dict,
-        {d: blocks for d, (blocks, _) in ResNeSt.arch_settings.items()},
-        'ResNeSt')
+    depth = infer_depth(state_dict, {
+        d: blocks
+        for d, (blocks, _) in ResNeSt.arch_settings.items()
+    }, 'ResNeSt')
     # The deep stem's last convolution outputs 2 * stem_width channels.
-    return dict(depth=depth,
-                stem_channels=shape('conv1.6.weight')[0],
-                num_classes=shape('fc.weight')[0])
+    return dict(
+        depth=depth,
+        stem_channels=shape('conv1.6.weight')[0],
+        num_classes=shape('fc.weight')[0])
 
 
 def convert_official_resnest(state_dict: dict) -> tuple:
@@ -46,6 +47,9 @@ def convert_official_resnest(state_dict: dict) -> tuple:
     arch = infer_arch(state_dict)
     backbone = {k: v for k, v in arch.items() if k != 'num_classes'}
     converted = rename_and_check(
-        state_dict, OFFICIAL_RULES, dict(type='mmzoo.ResNeSt', **backbone),
-        arch['num_classes'], in_channels=2048)
+        state_dict,
+        OFFICIAL_RULES,
+        dict(type='mmzoo.ResNeSt', **backbone),
+        arch['num_classes'],
+        in_channels=2048)
     return converted, arch

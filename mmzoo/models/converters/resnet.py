@@ -50,11 +50,13 @@ def infer_arch(state_dict: dict) -> dict:
 
 
 def convert_torchvision_resnet(state_dict: dict) -> tuple:
-    """Convert and verify a torchvision ResNet-18/34 state dict; returns
-    (mmzoo classifier state dict, arch)."""
+    """Convert and verify a torchvision ResNet-18/34 state dict; returns (mmzoo
+    classifier state dict, arch)."""
     arch = infer_arch(state_dict)
     converted = rename_and_check(
-        state_dict, TORCHVISION_RULES,
-        dict(type='mmzoo.ResNet', depth=arch['depth']), arch['num_classes'],
+        state_dict,
+        TORCHVISION_RULES,
+        dict(type='mmzoo.ResNet', depth=arch['depth']),
+        arch['num_classes'],
         in_channels=512)
     return converted, arch

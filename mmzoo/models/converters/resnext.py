@@ -7,6 +7,7 @@ from .resnet import TORCHVISION_RULES
 
 def infer_arch(state_dict: dict) -> dict:
     """Read the ResNeXt variant off the torchvision weights."""
+
     def shape(key):
         return key_shape(state_dict, key, 'torchvision ResNeXt')
 
@@ -17,9 +18,11 @@ def infer_arch(state_dict: dict) -> dict:
         raise ConversionError('layer1.0.conv2 is not grouped: a ResNet, '
                               'not a ResNeXt checkpoint')
     # In the first stage width = 64 * base_width / 64 * groups.
-    return dict(depth=depth, groups=groups,
-                base_width=width // groups,
-                num_classes=shape('fc.weight')[0])
+    return dict(
+        depth=depth,
+        groups=groups,
+        base_width=width // groups,
+        num_classes=shape('fc.weight')[0])
 
 
 def convert_torchvision_resnext(state_dict: dict) -> tuple:
@@ -28,6 +31,9 @@ def convert_torchvision_resnext(state_dict: dict) -> tuple:
     arch = infer_arch(state_dict)
     backbone = {k: v for k, v in arch.items() if k != 'num_classes'}
     converted = rename_and_check(
-        state_dict, TORCHVISION_RULES, dict(type='mmzoo.ResNeXt', **backbone),
-        arch['num_classes'], in_channels=2048)
+        state_dict,
+        TORCHVISION_RULES,
+        dict(type='mmzoo.ResNeXt', **backbone),
+        arch['num_classes'],
+        in_channels=2048)
     return converted, arch

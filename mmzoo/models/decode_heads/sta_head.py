@@ -24,16 +24,16 @@ from ..utils.chunked_attention import chunked_attention
 
 
 def _region_bounds(length: int, scale: int) -> List[Tuple[int, int]]:
-    """The official partition: ``scale`` parts of ``length // scale``, the
-    last one taking the remainder."""
+    """The official partition: ``scale`` parts of ``length // scale``, the last
+    one taking the remainder."""
     step = length // scale
     return [(i * step, length if i == scale - 1 else (i + 1) * step)
             for i in range(scale)]
 
 
 def _to_windows(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """(B, C, h, 2w) side-by-side map → (B·scale², 2·h·w/scale², C): one
-    window per region holding that region of both dates."""
+    """(B, C, h, 2w) side-by-side map → (B·scale², 2·h·w/scale², C): one window
+    per region holding that region of both dates."""
     b, c, h, w2 = x.shape
     w = w2 // 2
     x = x.reshape(b, c, scale, h // scale, 2, scale, w // scale)
@@ -52,9 +52,9 @@ def _from_windows(x: torch.Tensor, batch: int, h: int, w: int,
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
             scale: int) -> torch.Tensor:
-    """Scaled dot-product attention within the ``scale``×``scale`` regions
-    of side-by-side maps (B, C, h, 2w); a region's window holds its pixels
-    in both dates."""
+    """Scaled dot-product attention within the ``scale``×``scale`` regions of
+    side-by-side maps (B, C, h, 2w); a region's window holds its pixels in both
+    dates."""
     b, _, h, w2 = q.shape
     w = w2 // 2
     factor = q.shape[1]**-0.5
@@ -76,9 +76,9 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     for rows in _region_bounds(h, scale):
         dates = ([], [])
         for cols in _region_bounds(w, scale):
-            out = chunked_attention(region(q, rows, cols),
-                                    region(k, rows, cols),
-                                    region(v, rows, cols), factor)
+            out = chunked_attention(
+                region(q, rows, cols), region(k, rows, cols),
+                region(v, rows, cols), factor)
             rh, rw = rows[1] - rows[0], cols[1] - cols[0]
             out = out.transpose(1, 2).reshape(b, -1, rh, 2 * rw)
             dates[0].append(out[..., :rw])
@@ -105,8 +105,8 @@ def _pool_dates(pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class BAM(BaseModule):
-    """Basic spatial-temporal attention module: self-attention over all
-    pixels of both dates, added to its input.
+    """Basic spatial-temporal attention module: self-attention over all pixels
+    of both dates, added to its input.
 
     Queries and keys are 1×1 convolutions to ``in_channels // 8`` channels,
     values a 1×1 convolution to ``in_channels``, all with bias; the
@@ -133,8 +133,8 @@ class BAM(BaseModule):
         """x: (B, C, h, 2w), the dates side by side."""
         _check_side_by_side(x, 1, self.ds)
         pooled = _pool_dates(self.pool, x)
-        out = _attend(self.query(pooled), self.key(pooled),
-                      self.value(pooled), 1)
+        out = _attend(
+            self.query(pooled), self.key(pooled), self.value(pooled), 1)
         if self.ds > 1:
             out = F.interpolate(out, size=x.shape[2:], mode='nearest')
         return out + x
@@ -151,8 +151,8 @@ def _conv_norm(in_channels: int, out_channels: int,
 
 class PAMBlock(BaseModule):
     """Attention within the ``scale``×``scale`` regions of the dates (one
-    window per region, holding that region of both dates): one branch of
-    the pyramid attention module.
+    window per region, holding that region of both dates): one branch of the
+    pyramid attention module.
 
     Queries and keys are 1×1 convolutions (with bias) followed by BN,
     values a plain 1×1 convolution, as in the official ``_PAMBlock``. The
@@ -167,8 +167,12 @@ class PAMBlock(BaseModule):
         norm_cfg (dict): Norm after the query and key convolutions.
     """
 
-    def __init__(self, in_channels: int, key_channels: int,
-                 value_channels: int, scale: int, ds: int = 1,
+    def __init__(self,
+                 in_channels: int,
+                 key_channels: int,
+                 value_channels: int,
+                 scale: int,
+                 ds: int = 1,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -183,8 +187,9 @@ class PAMBlock(BaseModule):
         """x: (B, C, h, 2w), the dates side by side."""
         _check_side_by_side(x, self.scale, self.ds)
         pooled = _pool_dates(self.pool, x)
-        out = _attend(self.query(pooled), self.key(pooled),
-                      self.value(pooled), self.scale)
+        out = _attend(
+            self.query(pooled), self.key(pooled), self.value(pooled),
+            self.scale)
         if self.ds > 1:
             out = F.interpolate(out, size=x.shape[2:], mode='nearest')
         return out
@@ -192,8 +197,8 @@ class PAMBlock(BaseModule):
 
 class PAM(BaseModule):
     """Pyramid spatial-temporal attention module: :class:`PAMBlock` at each
-    scale, outputs concatenated and fused by a 1×1 convolution without bias
-    or norm (the official ``PAM``; no residual).
+    scale, outputs concatenated and fused by a 1×1 convolution without bias or
+    norm (the official ``PAM``; no residual).
 
     Args:
         in_channels (int): Feature channels (also the output channels).
@@ -203,16 +208,18 @@ class PAM(BaseModule):
         norm_cfg (dict): Norm after the query and key convolutions.
     """
 
-    def __init__(self, in_channels: int,
-                 scales: Sequence[int] = (1, 2, 4, 8), ds: int = 1,
+    def __init__(self,
+                 in_channels: int,
+                 scales: Sequence[int] = (1, 2, 4, 8),
+                 ds: int = 1,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.blocks = nn.ModuleList(
-            PAMBlock(in_channels, in_channels // 8, in_channels, s, ds,
-                     norm_cfg) for s in scales)
-        self.fuse = nn.Conv2d(in_channels * len(scales), in_channels, 1,
-                              bias=False)
+            PAMBlock(in_channels, in_channels //
+                     8, in_channels, s, ds, norm_cfg) for s in scales)
+        self.fuse = nn.Conv2d(
+            in_channels * len(scales), in_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fuse(torch.cat([block(x) for block in self.blocks], 1))
@@ -220,8 +227,8 @@ class PAM(BaseModule):
 
 @MODELS.register_module()
 class STAHead(BaseDecodeHead):
-    """STANet's attention and metric module: relates the two dates'
-    embeddings, then measures their per-pixel distance.
+    """STANet's attention and metric module: relates the two dates' embeddings,
+    then measures their per-pixel distance.
 
     The embeddings of dates A and B are placed side by side, refined by the
     attention (``'none'``: the base model; ``'bam'``; ``'pam'``), split
@@ -364,8 +371,11 @@ class STAHead(BaseDecodeHead):
         return feat_a, feat_b
 
     def _upsample(self, distance: Tensor, size: Sequence[int]) -> Tensor:
-        return F.interpolate(distance, size=tuple(size), mode='bilinear',
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            distance,
+            size=tuple(size),
+            mode='bilinear',
+            align_corners=self.align_corners)
 
     def predict_by_feat(self, seg_logits: Tensor,
                         batch_img_metas: List[dict]) -> Tensor:
@@ -376,8 +386,8 @@ class STAHead(BaseDecodeHead):
 
     def loss_by_feat(self, seg_logits: Tensor,
                      batch_data_samples: SampleList) -> dict:
-        """The losses at the labels' resolution (that of the padded batch)
-        and ``acc_change``."""
+        """The losses at the labels' resolution (that of the padded batch) and
+        ``acc_change``."""
         label = self._stack_batch_gt(batch_data_samples).to(seg_logits.device)
         distance = self._upsample(seg_logits, label.shape[2:])
         losses = dict()

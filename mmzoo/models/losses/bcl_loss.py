@@ -1,8 +1,8 @@
 """Batch-balanced contrastive loss.
 
-Chen and Shi, "A Spatial-Temporal Attention-Based Method and a New Dataset
-for Remote Sensing Image Change Detection", Remote Sensing 2020, Eq. (8);
-official code github justchenhao/STANet, models/loss.py.
+Chen and Shi, "A Spatial-Temporal Attention-Based Method and a New Dataset for
+Remote Sensing Image Change Detection", Remote Sensing 2020, Eq. (8); official
+code github justchenhao/STANet, models/loss.py.
 """
 import torch
 import torch.nn as nn
@@ -12,8 +12,8 @@ from mmzoo.registry import MODELS
 
 @MODELS.register_module()
 class BCLLoss(nn.Module):
-    """Contrastive loss on a feature-distance map, each class term
-    normalised by its own pixel count in the batch.
+    """Contrastive loss on a feature-distance map, each class term normalised
+    by its own pixel count in the batch.
 
     .. math::
         L = \\frac{1}{n_u}\\sum_{\\text{unchanged}} d^2
@@ -37,7 +37,9 @@ class BCLLoss(nn.Module):
             keys that contain ``loss``. Default: 'loss_bcl'.
     """
 
-    def __init__(self, margin: float = 2.0, ignore_index: int = 255,
+    def __init__(self,
+                 margin: float = 2.0,
+                 ignore_index: int = 255,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_bcl') -> None:
         super().__init__()

@@ -1,9 +1,8 @@
 """STANet's feature extractor neck.
 
-Chen and Shi, "A Spatial-Temporal Attention-Based Method and a New Dataset
-for Remote Sensing Image Change Detection", Remote Sensing 2020. Follows the
-``Decoder`` of the official code (github justchenhao/STANet,
-models/mynet3.py).
+Chen and Shi, "A Spatial-Temporal Attention-Based Method and a New Dataset for
+Remote Sensing Image Change Detection", Remote Sensing 2020. Follows the
+``Decoder`` of the official code (github justchenhao/STANet, models/mynet3.py).
 """
 from typing import Sequence
 
@@ -58,12 +57,16 @@ class STANetFPN(BaseModule):
         self.reduce = nn.ModuleList(
             ConvModule(c, mid_channels, 1, bias=False, norm_cfg=norm_cfg)
             for c in self.in_channels)
-        self.fuse = ConvModule(mid_channels * len(self.in_channels),
-                               hidden_channels, 3, padding=1, bias=False,
-                               norm_cfg=norm_cfg)
+        self.fuse = ConvModule(
+            mid_channels * len(self.in_channels),
+            hidden_channels,
+            3,
+            padding=1,
+            bias=False,
+            norm_cfg=norm_cfg)
         self.dropout = nn.Dropout(dropout_ratio)
-        self.project = ConvModule(hidden_channels, out_channels, 1,
-                                  bias=False, norm_cfg=norm_cfg)
+        self.project = ConvModule(
+            hidden_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(inputs) != len(self.in_channels):
@@ -75,8 +78,8 @@ class STANetFPN(BaseModule):
         for x, reduce in zip(inputs, self.reduce):
             x = reduce(x)
             if x.shape[2:] != size:
-                x = F.interpolate(x, size=size, mode='bilinear',
-                                  align_corners=True)
+                x = F.interpolate(
+                    x, size=size, mode='bilinear', align_corners=True)
             feats.append(x)
         # Deepest stage first, the official concatenation order, so that
         # official weights of the fusion convolution apply unchanged.

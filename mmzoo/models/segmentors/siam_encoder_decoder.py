@@ -1,9 +1,9 @@
 """Siamese encoder-decoder for change detection in mmseg.
 
 The two dates of a pair travel as one 2·C-channel input (date A's channels,
-then date B's); one backbone and neck embed each date, and a change head
-turns the two embeddings into a distance map. Following STANet (Chen and
-Shi, Remote Sensing 2020; github justchenhao/STANet, models/CDFA_model.py).
+then date B's); one backbone and neck embed each date, and a change head turns
+the two embeddings into a distance map. Following STANet (Chen and Shi, Remote
+Sensing 2020; github justchenhao/STANet, models/CDFA_model.py).
 """
 from typing import List, Optional, Tuple
 
@@ -60,8 +60,8 @@ class SiamEncoderDecoder(BaseSegmentor):
                  data_preprocessor: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if pretrained is not None:
             backbone = dict(backbone, pretrained=pretrained)
         self.backbone = MODELS.build(backbone)
@@ -103,8 +103,9 @@ class SiamEncoderDecoder(BaseSegmentor):
         # mmseg's heads upsample to the metas' pad_shape; here that is the
         # size of the batch given: the padded images, or slide windows.
         size = tuple(inputs.shape[2:])
-        metas = [dict(meta, pad_shape=size)
-                 for meta in batch_img_metas or [{}]]
+        metas = [
+            dict(meta, pad_shape=size) for meta in batch_img_metas or [{}]
+        ]
         return self.decode_head.predict(
             self.extract_feat(inputs), metas, self.test_cfg)
 
@@ -120,9 +121,9 @@ class SiamEncoderDecoder(BaseSegmentor):
                         batch_img_metas: List[dict]) -> Tensor:
         """Scores averaged over overlapping ``crop_size`` windows.
 
-        Windows go through the network ``windows_per_forward`` at a time
-        (all crops have the crop size): one forward of a batch of small
-        windows is several times faster than as many forwards of one.
+        Windows go through the network ``windows_per_forward`` at a time (all
+        crops have the crop size): one forward of a batch of small windows is
+        several times faster than as many forwards of one.
         """
         h_stride, w_stride = self.test_cfg['stride']
         h_crop, w_crop = self.test_cfg['crop_size']
@@ -135,8 +136,8 @@ class SiamEncoderDecoder(BaseSegmentor):
             for w_idx in range(w_grids):
                 y2 = min(h_idx * h_stride + h_crop, h_img)
                 x2 = min(w_idx * w_stride + w_crop, w_img)
-                windows.append((slice(max(y2 - h_crop, 0), y2),
-                                slice(max(x2 - w_crop, 0), x2)))
+                windows.append((slice(max(y2 - h_crop, 0),
+                                      y2), slice(max(x2 - w_crop, 0), x2)))
         scores = inputs.new_zeros((batch, 1, h_img, w_img))
         count = inputs.new_zeros((batch, 1, h_img, w_img))
         for start in range(0, len(windows), group):
@@ -148,31 +149,35 @@ class SiamEncoderDecoder(BaseSegmentor):
                 count[:, :, ys, xs] += 1
         return scores / count
 
-    def inference(self, inputs: Tensor,
-                  batch_img_metas: List[dict]) -> Tensor:
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         if self.test_cfg.get('mode', 'whole') == 'slide':
             return self.slide_inference(inputs, batch_img_metas)
         return self.encode_decode(inputs, batch_img_metas)
 
-    def predict(self, inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None
-                ) -> List[SegDataSample]:
+    def predict(
+        self,
+        inputs: Tensor,
+        data_samples: Optional[List[SegDataSample]] = None
+    ) -> List[SegDataSample]:
         if data_samples is None:
             size = tuple(inputs.shape[2:])
             data_samples = [
-                SegDataSample(metainfo=dict(
-                    ori_shape=size, img_shape=size, pad_shape=size,
-                    padding_size=[0, 0, 0, 0])) for _ in range(len(inputs))
+                SegDataSample(
+                    metainfo=dict(
+                        ori_shape=size,
+                        img_shape=size,
+                        pad_shape=size,
+                        padding_size=[0, 0, 0, 0]))
+                for _ in range(len(inputs))
             ]
         metas = [s.metainfo for s in data_samples]
         scores = self.inference(inputs, metas)
         return self.postprocess_result(scores, data_samples)
 
-    def postprocess_result(self, scores: Tensor,
-                           data_samples: List[SegDataSample]
-                           ) -> List[SegDataSample]:
-        """Undo padding and flips, resize to the original size, threshold.
-        """
+    def postprocess_result(
+            self, scores: Tensor,
+            data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        """Undo padding and flips, resize to the original size, threshold."""
         _, _, h, w = scores.shape
         for i, sample in enumerate(data_samples):
             meta = sample.metainfo
@@ -186,12 +191,16 @@ class SiamEncoderDecoder(BaseSegmentor):
                 score = score.flip(dims=dims)
             ori = tuple(meta.get('ori_shape', score.shape[2:]))[:2]
             if tuple(score.shape[2:]) != ori:
-                score = F.interpolate(score, size=ori, mode='bilinear',
-                                      align_corners=self.align_corners)
+                score = F.interpolate(
+                    score,
+                    size=ori,
+                    mode='bilinear',
+                    align_corners=self.align_corners)
             score = score[0]
             sample.set_data({
-                'seg_logits': PixelData(data=score),
-                'pred_sem_seg': PixelData(
-                    data=(score > self.decode_head.threshold).long())
+                'seg_logits':
+                PixelData(data=score),
+                'pred_sem_seg':
+                PixelData(data=(score > self.decode_head.threshold).long())
             })
         return data_samples

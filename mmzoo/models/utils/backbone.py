@@ -9,9 +9,9 @@ InitCfg = Optional[Union[dict, List[dict]]]
 
 def backbone_init_cfg(pretrained: Optional[str], init_cfg: InitCfg,
                       default: List[dict]) -> Union[dict, List[dict]]:
-    """The ``init_cfg`` a backbone hands to ``BaseModule``: a checkpoint
-    given as ``pretrained`` (mmseg's older spelling), else ``init_cfg``,
-    else the architecture's own initialisation ``default``."""
+    """The ``init_cfg`` a backbone hands to ``BaseModule``: a checkpoint given
+    as ``pretrained`` (mmseg's older spelling), else ``init_cfg``, else the
+    architecture's own initialisation ``default``."""
     if pretrained is not None:
         if init_cfg is not None:
             raise ValueError('give either pretrained or init_cfg, not both')
@@ -20,8 +20,8 @@ def backbone_init_cfg(pretrained: Optional[str], init_cfg: InitCfg,
 
 
 def freeze(modules: Iterable[nn.Module]) -> None:
-    """Hold ``modules`` in eval mode with their parameters out of training:
-    what a backbone's ``frozen_stages`` does to its first stages."""
+    """Hold ``modules`` in eval mode with their parameters out of training,
+    which is what a backbone's ``frozen_stages`` does to its first stages."""
     for module in modules:
         module.eval()
         for param in module.parameters():

@@ -2,11 +2,11 @@
 
 STANet's attention windows are large (at PAM's scale 1 on 64×64 features a
 window of both dates holds 8,192 tokens, so one similarity matrix is 256 MiB
-per image). :func:`chunked_attention` walks the queries in blocks: every
-block sees all keys, so its softmax is exact, and only one block of
-similarities exists at a time. Its backward pass recomputes each block from
-the saved log-sum-exp (as FlashAttention does) instead of storing the
-probabilities, so training holds O(tokens) extra memory, not O(tokens²).
+per image). :func:`chunked_attention` walks the queries in blocks: every block
+sees all keys, so its softmax is exact, and only one block of similarities
+exists at a time. Its backward pass recomputes each block from the log-sum-exp
+it saved (as FlashAttention does) instead of storing the probabilities, so
+training holds O(tokens) extra memory, not O(tokens²).
 """
 import torch
 import torch.nn.functional as F
@@ -60,20 +60,23 @@ class _ChunkedAttention(torch.autograd.Function):
         for start in range(0, q.shape[1], rows):
             stop = min(start + rows, q.shape[1])
             q_blk, g_blk = q[:, start:stop], grad_out[:, start:stop]
-            prob = torch.bmm(q_blk, key_t).mul_(scale).sub_(
-                lse[:, start:stop]).exp_()
+            prob = torch.bmm(q_blk,
+                             key_t).mul_(scale).sub_(lse[:,
+                                                         start:stop]).exp_()
             grad_v.baddbmm_(prob.transpose(1, 2), g_blk)
-            grad_sim = torch.bmm(g_blk, value_t).sub_(
-                delta[:, start:stop]).mul_(prob)
+            grad_sim = torch.bmm(g_blk,
+                                 value_t).sub_(delta[:, start:stop]).mul_(prob)
             grad_q[:, start:stop] = torch.bmm(grad_sim, k).mul_(scale)
             grad_k.baddbmm_(grad_sim.transpose(1, 2), q_blk, alpha=scale)
         return grad_q, grad_k, grad_v, None, None
 
 
-def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                      scale: float,
-                      block_elements: int = DEFAULT_BLOCK_ELEMENTS
-                      ) -> torch.Tensor:
+def chunked_attention(
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        scale: float,
+        block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> torch.Tensor:
     """Softmax attention of each window's queries over its keys.
 
     Args:
