@@ -3,7 +3,6 @@ import os
 import os.path as osp
 import shutil
 import subprocess
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -25,8 +24,8 @@ def parse_requirements(name: str) -> list:
 
 
 def find_cuda_home():
-    """The CUDA toolkit's root: $CUDA_HOME, else where the nvcc on PATH
-    says it lives.
+    """The CUDA toolkit's root: $CUDA_HOME, else where the nvcc on PATH says it
+    lives.
 
     torch guesses the parent of nvcc's folder, which is wrong when nvcc is
     a wrapper script outside the toolkit (/usr/local/bin/nvcc running
@@ -40,7 +39,8 @@ def find_cuda_home():
         return None
     dry_run = subprocess.run(
         [nvcc, '--dryrun', '-c', '-x', 'cu', os.devnull, '-o', os.devnull],
-        capture_output=True, text=True)
+        capture_output=True,
+        text=True)
     for line in (dry_run.stdout + dry_run.stderr).splitlines():
         if line.startswith('#$ TOP='):
             return osp.realpath(line[len('#$ TOP='):])
@@ -48,8 +48,8 @@ def find_cuda_home():
 
 
 def cuda_wanted() -> bool:
-    """MMZOO_WITH_CUDA=1 demands the CUDA kernels, 0 skips them; unset
-    builds them when nvcc and a CUDA build of torch are present."""
+    """MMZOO_WITH_CUDA=1 demands the CUDA kernels, 0 skips them; unset builds
+    them when nvcc and a CUDA build of torch are present."""
     cuda_home = find_cuda_home()
     if cuda_home is not None:
         os.environ['CUDA_HOME'] = cuda_home
@@ -90,6 +90,7 @@ def get_extensions() -> list:
                 extra_link_args=['-fopenmp'])
         ]
     from torch.utils.cpp_extension import CUDA_HOME
+
     # Without a GPU to detect, torch would compile for every architecture it
     # knows; Ampere and Hopper keep the build short.
     os.environ.setdefault('TORCH_CUDA_ARCH_LIST', '8.0;9.0')
@@ -116,13 +117,13 @@ def get_cmdclass() -> dict:
 setup(
     name='mmzoo',
     version=get_version(),
-    description='Paper models (Res2Net, ResNeSt, ResNeXt, Swin, STANet, '
-    'BSDA-Net, T2Net) for mmsegmentation, mmdetection and mmpretrain',
+    description='Paper models (Res2Net, ResNeSt, ResNeXt, Swin Transformer, '
+    'STANet) for mmsegmentation, mmdetection and mmpretrain',
     long_description=open(osp.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects',
-                                    'benchmarks', 'docs')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'benchmarks', 'docs')),
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=parse_requirements('runtime') +

@@ -1,5 +1,7 @@
 """Train any mmzoo config (segmentation, detection or classification).
 
+Usage::
+
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
         [--launcher none|pytorch|slurm|mpi]

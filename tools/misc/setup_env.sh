@@ -44,7 +44,7 @@ main() {
   if ! ls "$MMCV_CACHE"/mmcv-$MMCV_VERSION-*.whl >/dev/null 2>&1; then
     build=$(mktemp -d)
     trap 'rm -rf "$build"' EXIT
-    log "building mmcv $MMCV_VERSION with ops (about 15 minutes on 2 cores, once per machine)"
+    log "building mmcv $MMCV_VERSION with ops (5 to 15 minutes on 2 cores, once per machine)"
     $PIP download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
     tar -xzf "$build"/mmcv-$MMCV_VERSION.tar.gz -C "$build"
     sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' \

@@ -1,5 +1,5 @@
-"""What the ResNet family (Res2Net, Res2NeXt, ResNeXt, ResNeSt) shares:
-the stem, the shortcut, stage assembly, freezing and norm_eval.
+"""What the ResNet family (Res2Net, Res2NeXt, ResNeXt, ResNeSt) shares: the
+stem, the shortcut, stage assembly, freezing and norm_eval.
 
 A backbone subclasses :class:`ResNetBase` and supplies its block through
 :meth:`ResNetBase.make_block`.
@@ -20,16 +20,29 @@ from .backbone import backbone_init_cfg, freeze
 def build_stem(in_channels: int, stem_channels: int, deep_stem: bool,
                conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Sequential:
     """The stride-4 stem: a 7×7 convolution, or three 3×3 convolutions
-    (``deep_stem``, as in ResNet-D, Res2Net-v1b and ResNeSt), then max
-    pooling. The deep stem's first two convolutions have half the width."""
+    (``deep_stem``, as in ResNet-D, Res2Net-v1b and ResNeSt), then max pooling.
+
+    The deep stem's first two convolutions have half the width.
+    """
+
     def conv(cin, cout, kernel, stride):
-        return ConvModule(cin, cout, kernel, stride, padding=kernel // 2,
-                          bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        return ConvModule(
+            cin,
+            cout,
+            kernel,
+            stride,
+            padding=kernel // 2,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg)
 
     if deep_stem:
         mid = stem_channels // 2
-        layers = [conv(in_channels, mid, 3, 2), conv(mid, mid, 3, 1),
-                  conv(mid, stem_channels, 3, 1)]
+        layers = [
+            conv(in_channels, mid, 3, 2),
+            conv(mid, mid, 3, 1),
+            conv(mid, stem_channels, 3, 1)
+        ]
     else:
         layers = [conv(in_channels, stem_channels, 7, 2)]
     return nn.Sequential(*layers,
@@ -40,16 +53,22 @@ def build_shortcut(in_channels: int, out_channels: int, stride: int,
                    avg_down: bool, conv_cfg: Optional[dict],
                    norm_cfg: dict) -> nn.Sequential:
     """Projection shortcut: a strided 1×1 convolution, or (``avg_down``)
-    average pooling followed by a 1×1 convolution, which keeps the
-    information a strided 1×1 convolution would skip."""
+    average pooling followed by a 1×1 convolution, which keeps the information
+    a strided 1×1 convolution would skip."""
     layers = OrderedDict()
     if avg_down and stride != 1:
         layers['pool'] = nn.AvgPool2d(
             stride, stride, ceil_mode=True, count_include_pad=False)
         stride = 1
     layers['proj'] = ConvModule(
-        in_channels, out_channels, 1, stride, bias=False,
-        conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
+        in_channels,
+        out_channels,
+        1,
+        stride,
+        bias=False,
+        conv_cfg=conv_cfg,
+        norm_cfg=norm_cfg,
+        act_cfg=None)
     return nn.Sequential(layers)
 
 
@@ -125,8 +144,11 @@ class ResNetBase(BaseModule):
                  pretrained: Optional[str] = None,
                  init_cfg=None) -> None:
         init_cfg = backbone_init_cfg(pretrained, init_cfg, [
-            dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-                 nonlinearity='relu'),
+            dict(
+                type='Kaiming',
+                layer='Conv2d',
+                mode='fan_out',
+                nonlinearity='relu'),
             dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
         ])
         super().__init__(init_cfg=init_cfg)
@@ -146,8 +168,8 @@ class ResNetBase(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
 
-        self.stem = build_stem(in_channels, stem_channels, deep_stem,
-                               conv_cfg, norm_cfg)
+        self.stem = build_stem(in_channels, stem_channels, deep_stem, conv_cfg,
+                               norm_cfg)
         inplanes = stem_channels
         self.res_layers = []
         for i, num_blocks in enumerate(stage_blocks):
@@ -162,9 +184,15 @@ class ResNetBase(BaseModule):
                                               avg_down, conv_cfg, norm_cfg)
                 blocks.append(
                     self.make_block(
-                        inplanes, planes, stage=i, index=j, stride=stride,
-                        dilation=dilations[i], shortcut=shortcut,
-                        conv_cfg=conv_cfg, norm_cfg=norm_cfg))
+                        inplanes,
+                        planes,
+                        stage=i,
+                        index=j,
+                        stride=stride,
+                        dilation=dilations[i],
+                        shortcut=shortcut,
+                        conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg))
                 inplanes = outplanes
             name = f'layer{i + 1}'
             self.add_module(name, ResLayer(*blocks, with_cp=with_cp))
@@ -173,12 +201,11 @@ class ResNetBase(BaseModule):
                                   for i in self.out_indices)
         freeze(self._frozen_modules())
 
-    def make_block(self, inplanes: int, planes: int, *, stage: int,
-                   index: int, stride: int, dilation: int,
-                   shortcut: Optional[nn.Module], conv_cfg: Optional[dict],
-                   norm_cfg: dict) -> nn.Module:
-        """Build block ``index`` of stage ``stage`` (both from 0);
-        subclasses define their block."""
+    def make_block(self, inplanes: int, planes: int, *, stage: int, index: int,
+                   stride: int, dilation: int, shortcut: Optional[nn.Module],
+                   conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Module:
+        """Build block ``index`` of stage ``stage`` (both from 0); subclasses
+        define their block."""
         raise NotImplementedError
 
     def init_weights(self) -> None:
