@@ -8,7 +8,6 @@ import re
 import pytest
 import yaml
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
 
 import mmzoo.models  # noqa: F401
 from mmzoo.registry import MODELS
@@ -28,18 +27,13 @@ def drop_pretrained(cfg):
     backbone.pop('init_cfg', None)
 
 
+@pytest.mark.default_scope('mmzoo')
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmzoo'
     drop_pretrained(cfg)
-    previous = DefaultScope.get_current_instance()
-    init_default_scope('mmzoo')
-    try:
-        model = MODELS.build(cfg.model)
-    finally:
-        if previous is not None:
-            init_default_scope(previous.scope_name)
+    model = MODELS.build(cfg.model)
     assert type(model.backbone).__module__.startswith('mmzoo.')
 
 

@@ -3,10 +3,11 @@ official STANet does (PIL, expanded canvas) and jitter each date on its own.
 """
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmzoo.registry import TRANSFORMS
+
+pytestmark = pytest.mark.default_scope('mmzoo')
 
 H, W = 40, 56
 # A marked 5x5 block, off-centre so that every transform moves it.
@@ -36,7 +37,6 @@ def masks(results):
 
 
 def build(cfg):
-    init_default_scope('mmzoo')
     return TRANSFORMS.build(cfg)
 
 

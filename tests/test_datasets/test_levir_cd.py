@@ -2,11 +2,12 @@
 import cv2
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmzoo.datasets import LEVIRCDDataset
 from mmzoo.registry import DATASETS
+
+pytestmark = pytest.mark.default_scope('mmzoo')
 
 PREFIX = dict(
     img_path_a='train/A', img_path_b='train/B', seg_map_path='train/label')
@@ -34,7 +35,6 @@ def make_pairs(root, names=('train_1.png', 'train_2.png'), size=(24, 32)):
 
 
 def build(root, pipeline=PIPELINE):
-    init_default_scope('mmzoo')
     return DATASETS.build(
         dict(
             type='mmzoo.LEVIRCDDataset',
@@ -139,7 +139,6 @@ def test_reduce_zero_label_is_refused():
 
 
 def test_reads_every_split_of_the_synthetic_set(synthetic_levircd):
-    init_default_scope('mmzoo')
     for split, count in (('train', 16), ('val', 4), ('test', 4)):
         dataset = DATASETS.build(
             dict(

@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from sklearn.metrics import (accuracy_score, cohen_kappa_score,
                              jaccard_score, precision_recall_fscore_support)
 
 from mmzoo.registry import METRICS
+
+pytestmark = pytest.mark.default_scope('mmzoo')
 
 
 def sample(pred, label):
@@ -20,7 +21,6 @@ def sample(pred, label):
 
 
 def build():
-    init_default_scope('mmzoo')
     metric = METRICS.build(dict(type='mmzoo.ChangeMetric'))
     metric.dataset_meta = dict(classes=('unchanged', 'changed'))
     return metric

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 from PIL import Image
 
@@ -21,9 +20,10 @@ SIZE = 48
 
 
 def build_model():
+    """The config's model, as mmzoo's registry builds it under any default
+    scope: every type in it names its package."""
     cfg = Config.fromfile(CONFIG)
     cfg.model.backbone.pop('init_cfg', None)
-    init_default_scope('mmzoo')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmzoo_testing import REPO, run_tool
 from mmzoo.registry import DATASETS
@@ -44,6 +43,7 @@ def run_in_process(*args):
     return None
 
 
+@pytest.mark.default_scope('mmzoo')
 def test_patches_tile_the_originals_and_whole_tiles_are_kept(tmp_path):
     src = write_tiles(tmp_path / 'src')
     out = tmp_path / 'out'
@@ -74,7 +74,6 @@ def test_patches_tile_the_originals_and_whole_tiles_are_kept(tmp_path):
     assert not (out / 'whole' / 'train').exists()
 
     # The dataset configs read the output: patches, and the whole tiles.
-    init_default_scope('mmzoo')
     for name, split, count in (('levircd', 'train', 8), ('levircd', 'test', 4),
                                ('levircd_whole', 'test', 1)):
         cfg = Config.fromfile(f'{REPO}/configs/_base_/datasets/{name}.py')

@@ -4,14 +4,16 @@ import uuid
 
 import cv2
 import numpy as np
+import pytest
 import torch
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmengine.visualization import Visualizer
 from mmseg.structures import SegDataSample
 
 from mmzoo.registry import HOOKS
 from mmzoo.visualization import change_panel
+
+pytestmark = pytest.mark.default_scope('mmzoo')
 
 
 def write_pair(folder, name, size=16):
@@ -52,7 +54,6 @@ class FakeRunner:
 def test_hook_writes_the_first_pairs_every_interval(tmp_path):
     pairs = [write_pair(tmp_path / 'data', f'p{i}.png') for i in range(3)]
     outputs = [prediction(a, b) for a, b in pairs]
-    init_default_scope('mmzoo')
     hook = HOOKS.build(
         dict(type='mmzoo.ChangeVisualizationHook', interval=2, num_pairs=2))
     runner = FakeRunner(tmp_path / 'vis')
@@ -80,7 +81,6 @@ def test_hook_writes_the_first_pairs_every_interval(tmp_path):
 
 def test_hook_draws_test_runs_too(tmp_path):
     a, b = write_pair(tmp_path / 'data', 'only.png')
-    init_default_scope('mmzoo')
     hook = HOOKS.build(dict(type='mmzoo.ChangeVisualizationHook'))
     runner = FakeRunner(tmp_path / 'vis')
     hook.before_test_epoch(runner)

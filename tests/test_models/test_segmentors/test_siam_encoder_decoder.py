@@ -4,11 +4,12 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmzoo.registry import MODELS
+
+pytestmark = pytest.mark.default_scope('mmzoo')
 
 MODEL = dict(
     type='mmzoo.SiamEncoderDecoder',
@@ -23,7 +24,6 @@ MODEL = dict(
 
 
 def build(**test_cfg):
-    init_default_scope('mmzoo')
     cfg = copy.deepcopy(MODEL)
     if test_cfg:
         cfg['test_cfg'] = test_cfg
