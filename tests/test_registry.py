@@ -1,43 +1,87 @@
 """mmzoo's registry seen from both sides: upstream configs reaching mmzoo
 components, and mmzoo configs reaching upstream ones."""
+import importlib
 import subprocess
 import sys
-import textwrap
+from typing import NamedTuple, Tuple
 
 import pytest
-from mmengine.registry import DefaultScope, init_default_scope
+import torch
+from mmengine.config import Config
 
 import mmzoo.models  # noqa: F401
 from mmzoo.registry import MODELS
 
-# A user's own config of each toolbox, inheriting the toolbox's shipped
-# config and swapping in our backbone: nothing else of mmzoo is involved.
-USER_CONFIGS = {
-    'mmseg': """
-        _base_ = 'mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(pretrained=None,
-                     backbone=dict(_delete_=True, type='mmzoo.Res2Net',
-                                   depth=50, strides=(1, 2, 1, 1),
-                                   dilations=(1, 1, 2, 4)))
-        """,
-    'mmdet': """
-        _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(_delete_=True, type='mmzoo.Res2Net',
-                                   depth=50, frozen_stages=1,
-                                   norm_eval=True))
-        """,
-    'mmpretrain': """
-        _base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(_delete_=True, type='mmzoo.Res2Net',
-                                   depth=50, out_indices=(3, )))
-        """,
+
+class UserConfig(NamedTuple):
+    """A user's own config of a toolbox: the toolbox's shipped config with
+    our backbone swapped in, mmzoo arriving through custom_imports alone."""
+    base: str
+    backbone: dict  # what the toolbox's users set in the backbone
+    model: dict  # and in the model around it
+    sizes: Tuple[int, ...]  # the backbone's output sizes at 64 x 64
+
+
+# Configs whose backbone has a ResNet-50's widths, and Swin-T's.
+RESNET_USERS = {
+    'mmseg': UserConfig(
+        'mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py',
+        dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
+        dict(pretrained=None), (16, 8, 8, 8)),
+    'mmdet': UserConfig('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+                        dict(frozen_stages=1, norm_eval=True), {},
+                        (16, 8, 4, 2)),
+    'mmpretrain': UserConfig('mmpretrain::resnet/resnet50_8xb32_in1k.py',
+                             dict(out_indices=(3, )), {}, (2, )),
 }
+SWIN_USERS = {
+    'mmseg': UserConfig(
+        'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
+        '8xb2-160k_ade20k-512x512.py', dict(drop_path_rate=0.3), {},
+        (16, 8, 4, 2)),
+    'mmdet': UserConfig('mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+                        dict(drop_path_rate=0.2), {}, (16, 8, 4, 2)),
+    'mmpretrain': UserConfig(
+        'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+        dict(out_indices=(3, )), {}, (2, )),
+}
+TOOLBOXES = sorted(RESNET_USERS)
+
+
+class Family(NamedTuple):
+    backbone: dict
+    users: dict
+    widths: Tuple[int, ...]  # of the four stages
+
+
+FAMILIES = {
+    'Res2Net':
+    Family(dict(type='mmzoo.Res2Net', depth=50), RESNET_USERS,
+           (256, 512, 1024, 2048)),
+    'ResNeSt':
+    Family(dict(type='mmzoo.ResNeSt', depth=50), RESNET_USERS,
+           (256, 512, 1024, 2048)),
+    'ResNeXt':
+    Family(dict(type='mmzoo.ResNeXt', depth=50, groups=32, base_width=4),
+           RESNET_USERS, (256, 512, 1024, 2048)),
+    'SwinTransformer':
+    Family(dict(type='mmzoo.SwinTransformer', arch='tiny'), SWIN_USERS,
+           (96, 192, 384, 768)),
+}
+
+
+def write_user_config(tmp_path, family, toolbox):
+    user = FAMILIES[family].users[toolbox]
+    backbone = dict(_delete_=True, **FAMILIES[family].backbone,
+                    **user.backbone)
+    path = tmp_path / f'{toolbox}_{family}.py'
+    path.write_text(
+        f'_base_ = {user.base!r}\n'
+        "custom_imports = dict(imports=['mmzoo.models'], "
+        'allow_failed_imports=False)\n'
+        f'model = {dict(user.model, backbone=backbone)!r}\n')
+    return path
+
 
 BUILD_IN_FRESH_PROCESS = """
 import sys
@@ -50,10 +94,9 @@ print(type(model).__module__.split('.')[0], type(model.backbone).__module__)
 """
 
 
-@pytest.mark.parametrize('toolbox', sorted(USER_CONFIGS))
+@pytest.mark.parametrize('toolbox', TOOLBOXES)
 def test_upstream_config_builds_mmzoo_backbone(toolbox, tmp_path):
-    cfg_file = tmp_path / f'{toolbox}_res2net.py'
-    cfg_file.write_text(textwrap.dedent(USER_CONFIGS[toolbox]))
+    cfg_file = write_user_config(tmp_path, 'Res2Net', toolbox)
     # A fresh interpreter: mmzoo must arrive through custom_imports alone.
     result = subprocess.run(
         [sys.executable, '-c', BUILD_IN_FRESH_PROCESS, str(cfg_file)],
@@ -64,20 +107,38 @@ def test_upstream_config_builds_mmzoo_backbone(toolbox, tmp_path):
     assert backbone_module == 'mmzoo.models.backbones.res2net'
 
 
-@pytest.fixture
-def scope():
-    """Run a test under a default scope, restoring the previous one."""
-    def enter(name):
-        init_default_scope(name)
-    previous = DefaultScope.get_current_instance()
-    yield enter
-    if previous is not None:
-        init_default_scope(previous.scope_name)
+@pytest.mark.parametrize('default_scope', TOOLBOXES, indirect=True)
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_upstream_registry_builds_every_mmzoo_backbone(
+        family, default_scope, tmp_path):
+    """The toolbox's own registry, under its own scope, builds a user's
+    config with our backbone, whose features the toolbox's necks and heads
+    take."""
+    toolbox = default_scope
+    cfg = Config.fromfile(str(write_user_config(tmp_path, family, toolbox)))
+    assert cfg.default_scope == toolbox
+    registry = importlib.import_module(f'{toolbox}.registry').MODELS
+    model = registry.build(cfg.model).eval()
+    assert type(model).__module__.startswith(f'{toolbox}.')
+    assert type(model.backbone).__module__.startswith('mmzoo.')
+    assert type(model.backbone).__name__ == family
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        outs = model.backbone(x)
+        feats = model.extract_feat(x)
+    widths = FAMILIES[family].widths
+    sizes = FAMILIES[family].users[toolbox].sizes
+    assert [tuple(o.shape) for o in outs] == [
+        (1, w, s, s) for w, s in zip(widths[-len(sizes):], sizes)]
+    if toolbox == 'mmdet':  # FPN levels
+        assert [f.shape[-1] for f in feats] == [16, 8, 4, 2, 1]
+    elif toolbox == 'mmpretrain':  # pooled
+        assert feats[0].shape == (1, widths[-1])
 
 
-def test_misspelled_type_from_upstream_scope_explains_itself(scope):
+@pytest.mark.default_scope('mmseg')
+def test_misspelled_type_from_upstream_scope_explains_itself():
     from mmseg.registry import MODELS as SEG_MODELS
-    scope('mmseg')
     with pytest.raises(KeyError) as info:
         SEG_MODELS.build(dict(type='mmzoo.Res2Nte', depth=50))
     message = str(info.value)
@@ -86,15 +147,15 @@ def test_misspelled_type_from_upstream_scope_explains_itself(scope):
         assert expected in message
 
 
-def test_misspelled_type_in_mmzoo_scope_explains_itself(scope):
-    scope('mmzoo')
+@pytest.mark.default_scope('mmzoo')
+def test_misspelled_type_in_mmzoo_scope_explains_itself():
     with pytest.raises(KeyError, match=r"Did you mean 'Res2Net'"):
         MODELS.build(dict(type='Res2Nte', depth=50))
 
 
-def test_upstream_type_without_scope_suggests_prefix(scope):
+@pytest.mark.default_scope('mmzoo')
+def test_upstream_type_without_scope_suggests_prefix():
     import mmseg.models  # noqa: F401
-    scope('mmzoo')
     with pytest.raises(KeyError, match=r"'mmseg.EncoderDecoder'"):
         MODELS.build(dict(type='EncoderDecoder'))
 
@@ -107,17 +168,17 @@ def test_membership_test_does_not_raise():
 HEAD = dict(type='FCNHead', in_channels=8, channels=8, num_classes=3)
 
 
-def test_upstream_head_builds_its_default_loss_under_its_scope(scope):
+@pytest.mark.default_scope('mmzoo')
+def test_upstream_head_builds_its_default_loss_under_its_scope():
     """The scope trap: a head's default loss is looked up in the current
     scope. Our configs give upstream dicts `_scope_`, so it resolves."""
     from mmseg.models.losses import CrossEntropyLoss
-    scope('mmzoo')
     head = MODELS.build(dict(_scope_='mmseg', **HEAD))
     assert isinstance(head.loss_decode, CrossEntropyLoss)
 
 
-def test_upstream_head_without_scope_fails_on_its_default_loss(scope):
+@pytest.mark.default_scope('mmzoo')
+def test_upstream_head_without_scope_fails_on_its_default_loss():
     import mmseg.models  # noqa: F401
-    scope('mmzoo')
     with pytest.raises(KeyError, match='CrossEntropyLoss'):
         MODELS.build(dict(HEAD, type='mmseg.FCNHead'))

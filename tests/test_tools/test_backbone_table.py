@@ -1,5 +1,4 @@
 """backbone_table: its counts agree with the published ones."""
-import glob
 import json
 import os.path as osp
 import re
@@ -8,36 +7,17 @@ import statistics
 
 import pytest
 import yaml
-from mmzoo_testing import REPO, run_tool
+from mmzoo_testing import (REPO, classifier_configs, metafile_entry,
+                           published_params, run_tool, variant)
 
 TOOL = 'tools/analysis_tools/backbone_table.py'
 DOC = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.md')
 RECORD = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones.json')
 GOAL_FILE = osp.join(REPO, 'docs', 'en', 'benchmarks', 'backbones_goal.yml')
 
-# Parameters of the ImageNet classifiers, in millions as the sources round
-# them (../shared/PUBLISHED.md): Res2Net from github
-# Res2Net/Res2Net-PretrainedModels, ResNeXt exact from torchvision, ResNeSt
-# from timm's ports.
-PUBLISHED_PARAMS_M = {
-    'res2net50-26w4s': 25.70,
-    'res2net50-48w2s': 25.29,
-    'res2net50-14w8s': 25.06,
-    'res2net50-26w6s': 37.05,
-    'res2net50-26w8s': 48.40,
-    'res2net101-26w4s': 45.21,
-    'res2next50-4w8g4s': 24.67,
-    'res2net50-v1b-26w4s': 25.72,
-    'res2net101-v1b-26w4s': 45.23,
-    'resnext50-32x4d': 25_028_904 / 1e6,
-    'resnext101-32x8d': 88_791_336 / 1e6,
-    'resnext101-64x4d': 83_455_272 / 1e6,
-    'resnest50': 27.48,
-    'resnest101': 48.28,
-    'resnest200': 70.20,
-    'resnest269': 110.93,
-}
-RES2NET50_MACS_G = 4.2  # official README, "FLOPs" counted as MACs
+# The table's variants: the ImageNet classifiers, whose published figures
+# their metafiles state.
+CLASSIFIERS = {variant(c): c for c in classifier_configs('*')}
 
 
 def read_table(markdown: str) -> dict:
@@ -60,23 +40,23 @@ def test_counts_match_the_official_res2net(tmp_path):
     rows = read_table(doc)
     assert list(rows) == ['res2net50-26w4s']
     row = rows['res2net50-26w4s']
-    assert float(row['params (M)']) == PUBLISHED_PARAMS_M['res2net50-26w4s']
+    published = metafile_entry(CLASSIFIERS['res2net50-26w4s'])['Metadata']
+    # The official README's figures: millions of parameters to two
+    # decimals, and "FLOPs" that count multiply-adds.
+    assert float(row['params (M)']) == published['Parameters'] / 1e6
     # mmpretrain's Res2Net is the same network.
     assert row['params (M), mmpretrain'] == row['params (M)']
     macs = float(row['GMACs'])
-    assert abs(macs / RES2NET50_MACS_G - 1) < 0.05, macs
-
-
-def configured_variants() -> set:
-    configs = glob.glob(osp.join(REPO, 'configs', '*', '*_in1k.py'))
-    return {osp.basename(c).split('_')[0] for c in configs}
+    assert abs(macs / (published['FLOPs'] / 1e9) - 1) < 0.05, macs
 
 
 @pytest.mark.skipif(not osp.exists(DOC), reason='no generated table yet')
 def test_committed_table_has_the_published_counts():
     rows = read_table(open(DOC, encoding='utf-8').read())
-    expected = {name: params for name, params in PUBLISHED_PARAMS_M.items()
-                if name in configured_variants()}
+    expected = {
+        name: published_params(config) / 1e6
+        for name, config in CLASSIFIERS.items()
+    }
     missing = sorted(set(expected) - set(rows))
     assert not missing, f'{DOC} lacks {missing}: run {TOOL} again'
     wrong = {name: (rows[name]['params (M)'], f'{params:.2f}')

@@ -1,56 +1,19 @@
 """ResNeSt against timm's ports of the official models (parameter counts and
 logits of converted weights), a hand-written split-attention reference, and
 the official dilated network's choices."""
-import copy
-import glob
-import importlib
-import os.path as osp
-
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
-from torch.nn.modules.batchnorm import _BatchNorm
+from mmzoo_testing import (build_model, classifier_configs, num_params,
+                           published_params, randomize_norms, timm_reference,
+                           variant)
 
-import mmzoo.models  # noqa: F401  (registers ResNeSt)
 from mmzoo.models.backbones.resnest import (ResNeSt, SplitAttentionConv2d,
                                             radix_softmax)
 from mmzoo.models.converters.resnest import (OFFICIAL_RULES,
                                              convert_official_resnest)
-from mmzoo.registry import MODELS
 from mmzoo.utils.converter import rename
-
-CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/resnest')
-
-# config -> (timm port of the official model, its parameter count as
-# timm.create_model(name).parameters() counts it; the official README gives
-# no counts, ../shared/PUBLISHED.md quotes timm's, rounded to 0.01 M here).
-CLASSIFIERS = {
-    'resnest50_32xb64_in1k': ('resnest50d', 27_483_240, 27.48),
-    'resnest101_32xb64_in1k': ('resnest101e', 48_275_016, 48.28),
-    'resnest200_64xb32_in1k': ('resnest200e', 70_201_544, 70.20),
-    'resnest269_64xb32_in1k': ('resnest269e', 110_929_480, 110.93),
-}
-
-
-def build_from_config(name):
-    return MODELS.build(Config.fromfile(osp.join(CONFIGS, f'{name}.py')).model)
-
-
-def num_params(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def randomize_norm_stats(model):
-    """Non-trivial BN statistics, so that a swapped BN is caught."""
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
 
 
 def backbone_state(converted):
@@ -58,18 +21,12 @@ def backbone_state(converted):
             if k.startswith('backbone.')}
 
 
-@pytest.mark.parametrize('name', sorted(CLASSIFIERS))
-def test_classifier_parameter_count_matches_timm_port(name):
-    _, count, millions = CLASSIFIERS[name]
-    got = num_params(build_from_config(name))
-    assert got == count
-    assert round(got / 1e6, 2) == millions
-
-
-def test_every_classification_config_is_covered():
-    names = {osp.basename(p)[:-3]
-             for p in glob.glob(osp.join(CONFIGS, '*_in1k.py'))}
-    assert names == set(CLASSIFIERS)
+@pytest.mark.parametrize('config', classifier_configs('resnest'), ids=variant)
+def test_classifier_parameter_count_matches_timm_port(config):
+    """The official README gives no counts: the metafile's are those of
+    timm's ports of the official models (resnest50d, resnest101e,
+    resnest200e, resnest269e), exact."""
+    assert num_params(build_model(config)) == published_params(config)
 
 
 @pytest.fixture(scope='module')
@@ -77,23 +34,7 @@ def official50():
     """timm's resnest50d: the official resnest50 (stem width 32, avd after
     the split-attention conv, average-pool shortcut), same keys and shapes,
     with random weights and BN statistics."""
-    timm = pytest.importorskip('timm')
-    torch.manual_seed(0)
-    model = timm.create_model('resnest50d', pretrained=False)
-    randomize_norm_stats(model)
-    return model.eval()
-
-
-def test_converted_official_weights_give_official_logits(official50):
-    converted, arch = convert_official_resnest(official50.state_dict())
-    assert arch == dict(depth=50, stem_channels=64, num_classes=1000)
-    ours = build_from_config('resnest50_32xb64_in1k').eval()
-    ours.load_state_dict(converted, strict=True)
-    assert num_params(ours) == num_params(official50)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x, mode='tensor'), official50(x),
-                                   atol=1e-5, rtol=1e-5)
+    return timm_reference('resnest50d')
 
 
 # Official ablation layouts that timm ports (ablation.md): other radix and
@@ -108,11 +49,7 @@ ABLATIONS = {
 
 @pytest.mark.parametrize('name', sorted(ABLATIONS))
 def test_radix_cardinality_and_avd_first_match_official_layout(name):
-    timm = pytest.importorskip('timm')
-    torch.manual_seed(0)
-    official = timm.create_model(name, pretrained=False)
-    randomize_norm_stats(official)
-    official.eval()
+    official = timm_reference(name)
     converted, unmatched = rename(official.state_dict(), OFFICIAL_RULES)
     assert not unmatched
     ours = ResNeSt(depth=50, out_indices=(3, ), **ABLATIONS[name]).eval()
@@ -167,7 +104,7 @@ def test_split_attention_matches_hand_written_reference(radix, groups):
     torch.manual_seed(0)
     module = SplitAttentionConv2d(12, 12, 3, padding=1, groups=groups,
                                   radix=radix)
-    randomize_norm_stats(module)
+    randomize_norms(module)
     module.eval()
     x = torch.randn(2, 12, 5, 6)
     with torch.no_grad():
@@ -249,87 +186,6 @@ def test_output_stride_8_follows_official_dilated_network(official50):
         assert conv.dilation == (d, d) and conv.padding == (d, d)
     assert model.layer3[0].avd_pool.stride == 1
     assert model.layer3[1].avd_pool is None
-
-
-def small(**kwargs):
-    """A narrow ResNeSt-50 (all blocks, an eighth of the channels)."""
-    return ResNeSt(depth=50, base_channels=8, stem_channels=16, **kwargs)
-
-
-def test_frozen_stages():
-    model = small(frozen_stages=1)
-    model.train()
-    for module in (model.stem, model.layer1):
-        assert all(not p.requires_grad for p in module.parameters())
-        assert all(not m.training for m in module.modules()
-                   if isinstance(m, _BatchNorm))
-    assert all(p.requires_grad for p in model.layer2.parameters())
-    assert all(m.training for m in model.layer2.modules()
-               if isinstance(m, _BatchNorm))
-
-
-def test_norm_eval_keeps_running_stats():
-    model = small(norm_eval=True)
-    assert model.train() is model
-    attention_bn = model.layer2[0].conv2.norm1
-    before = attention_bn.running_mean.clone()
-    model(torch.rand(2, 3, 32, 32) * 5)
-    assert all(not m.training for m in model.modules()
-               if isinstance(m, _BatchNorm))
-    torch.testing.assert_close(attention_bn.running_mean, before)
-
-
-def test_with_cp_gives_same_outputs_and_gradients():
-    torch.manual_seed(0)
-    plain = small(out_indices=(3, ))
-    checkpointed = small(out_indices=(3, ), with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    # eval-mode norms: BN statistics would otherwise update twice under cp
-    plain.eval(), checkpointed.eval()
-    x = torch.rand(2, 3, 32, 32, requires_grad=True)
-    outs = [m(x)[0] for m in (plain, checkpointed)]
-    torch.testing.assert_close(outs[0], outs[1])
-    grads = [torch.autograd.grad(o.square().sum(), [x, *m.parameters()])
-             for o, m in zip(outs, (plain, checkpointed))]
-    for g_plain, g_cp in zip(*grads):
-        torch.testing.assert_close(g_plain, g_cp)
-
-
-# toolbox -> (our config whose model it builds, how its features are read)
-UPSTREAM = {
-    'mmseg': 'deeplabv3_resnest50-d8_4xb4-80k_ade20k-512x512',
-    'mmdet': 'faster-rcnn_resnest50_fpn_1x_coco',
-    'mmpretrain': 'resnest50_32xb64_in1k',
-}
-
-
-@pytest.mark.parametrize('toolbox', sorted(UPSTREAM))
-def test_builds_from_upstream_registry(toolbox):
-    """The model dict as a user of that toolbox writes it (no ``_scope_``,
-    ``type='mmzoo.ResNeSt'``), built by the toolbox's own registry."""
-    registry = importlib.import_module(f'{toolbox}.registry').MODELS
-    importlib.import_module(f'{toolbox}.models')
-    cfg = Config.fromfile(osp.join(CONFIGS, f'{UPSTREAM[toolbox]}.py'))
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.pop('_scope_')
-    model_cfg['backbone'].pop('init_cfg', None)
-    previous = DefaultScope.get_current_instance()
-    init_default_scope(toolbox)
-    try:
-        model = registry.build(model_cfg).eval()
-    finally:
-        if previous is not None:
-            init_default_scope(previous.scope_name)
-    assert isinstance(model.backbone, ResNeSt)
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        feats = model.extract_feat(x)
-    if toolbox == 'mmseg':  # output stride 8
-        assert feats[3].shape == (1, 2048, 8, 8)
-    elif toolbox == 'mmdet':  # FPN levels
-        assert [f.shape[-1] for f in feats] == [16, 8, 4, 2, 1]
-    else:
-        assert feats[0].shape == (1, 2048)
 
 
 def test_invalid_arguments_are_named():

@@ -3,7 +3,7 @@ ResNet-18 against the structure of the official code (github
 justchenhao/STANet, models/mynet3.py: ResNet18 with output_stride=32)."""
 import pytest
 import torch
-import torchvision
+from mmzoo_testing import torchvision_reference
 
 from mmzoo.models import ResNet
 
@@ -23,12 +23,7 @@ def torchvision_features(model, x):
 
 @pytest.mark.parametrize('depth', [18, 34])
 def test_same_features_as_torchvision(depth):
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, f'resnet{depth}')().eval()
-    for m in reference.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
+    reference = torchvision_reference(f'resnet{depth}')
     ours = ResNet(depth=depth).eval()
     ref_state = [v for k, v in reference.state_dict().items()
                  if not k.startswith('fc.')]

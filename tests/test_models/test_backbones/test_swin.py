@@ -3,72 +3,42 @@ the official models), an explicitly padded pure-PyTorch reference written
 here, mmseg's SwinTransformer given the same weights, and the upstream
 registries."""
 import copy
-import glob
-import os.path as osp
-import textwrap
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
+from mmzoo_testing import (assert_checkpointing_changes_nothing, build_model,
+                           classifier_configs, num_params, published_params,
+                           randomize_norms, variant)
 
 import mmzoo.ops
 from mmzoo.models import SwinTransformer
-from mmzoo.registry import MODELS
 from mmzoo.models.converters import swin_to_mmseg
-
-CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/swin')
-
-# Published parameters (millions, rounded) of the ImageNet-1k classifiers,
-# official README (github microsoft/Swin-Transformer); L is the 22k->1k
-# model. timm's ports of the official models give the exact counts.
-PUBLISHED_PARAMS = {'tiny': 28, 'small': 50, 'base': 88, 'large': 197}
-TIMM_NAMES = {a: f'swin_{a}_patch4_window7_224' for a in PUBLISHED_PARAMS}
-OFFICIAL_TINY_PARAMS = 28_288_354
 
 # A narrow Swin, fast on CPU but with every feature of the real ones.
 SMALL_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
 
 
-def num_params(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def build_classifier(arch):
-    cfg = Config.fromfile(osp.join(CONFIGS, f'swin-{arch}_16xb64_in1k.py'))
-    return MODELS.build(cfg.model)
-
-
-@pytest.mark.parametrize('arch', sorted(PUBLISHED_PARAMS))
-def test_classifier_parameter_count_matches_official(arch):
+@pytest.mark.parametrize('config', classifier_configs('swin'), ids=variant)
+def test_classifier_parameter_count_matches_official(config):
+    """The exact counts of timm's ports of the official models (the official
+    README rounds them to millions: 28, 50, 88, 197); L is the 22k->1k
+    model."""
     timm = pytest.importorskip('timm')
+    arch = variant(config)[len('swin-'):]
     # Shapes alone decide the count: build on the meta device.
     with torch.device('meta'):
-        ours = num_params(build_classifier(arch))
+        ours = num_params(build_model(config))
         official = num_params(timm.create_model(
-            TIMM_NAMES[arch], pretrained=False, num_classes=1000))
-    assert ours == official
-    assert round(ours / 1e6) == PUBLISHED_PARAMS[arch]
-    if arch == 'tiny':
-        assert ours == OFFICIAL_TINY_PARAMS
-
-
-def test_every_classification_config_is_covered():
-    names = {osp.basename(p).split('_')[0][len('swin-'):]
-             for p in glob.glob(osp.join(CONFIGS, 'swin-*_in1k.py'))}
-    assert names == set(PUBLISHED_PARAMS)
+            f'swin_{arch}_patch4_window7_224', pretrained=False,
+            num_classes=1000))
+    assert ours == official == published_params(config)
 
 
 def small_swin(**kwargs):
     kwargs.setdefault('drop_path_rate', 0.)
     torch.manual_seed(0)
-    model = SwinTransformer(arch=SMALL_ARCH, **kwargs)
-    for m in model.modules():  # non-trivial norms, so a swapped one shows
-        if isinstance(m, torch.nn.LayerNorm):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    return model
+    return randomize_norms(SwinTransformer(arch=SMALL_ARCH, **kwargs))
 
 
 def test_output_shapes_and_strides_for_any_input_size():
@@ -216,16 +186,10 @@ def test_frozen_stages():
 
 
 def test_with_cp_gives_same_outputs_and_gradients():
-    plain = small_swin(out_indices=(3, ))
-    checkpointed = small_swin(out_indices=(3, ), with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 3, 60, 44, requires_grad=True)
-    outs = [m(x)[0] for m in (plain, checkpointed)]
-    torch.testing.assert_close(outs[0], outs[1])
-    grads = [torch.autograd.grad(o.square().sum(), [x, *m.parameters()])
-             for o, m in zip(outs, (plain, checkpointed))]
-    for g_plain, g_cp in zip(*grads):
-        torch.testing.assert_close(g_plain, g_cp)
+    assert_checkpointing_changes_nothing(
+        small_swin(out_indices=(3, )),
+        small_swin(out_indices=(3, ), with_cp=True),
+        torch.randn(2, 3, 60, 44))
 
 
 def test_drop_path_acts_in_training_only():
@@ -310,6 +274,7 @@ def test_flop_handle_counts_what_mmpretrain_swin_counts():
     mmpretrain's Swin-T, whose attention is plain matmuls."""
     from mmengine.analysis import FlopAnalyzer
     from mmpretrain.models import SwinTransformer as PretrainSwin
+
     from mmzoo.ops._library import extension_loaded
     if not extension_loaded():
         pytest.skip('mmzoo._ext is not built')
@@ -382,55 +347,3 @@ def test_invalid_arguments_are_named():
     with pytest.raises(ValueError, match='not divisible by num_heads'):
         SwinTransformer(arch=dict(embed_dims=10, depths=(2, ),
                                   num_heads=(3, )), out_indices=(0, ))
-
-
-# A user's config of each toolbox, inheriting its shipped Swin config and
-# swapping in ours.
-USER_CONFIGS = {
-    'mmseg': """
-        _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(_delete_=True,
-                                   type='mmzoo.SwinTransformer',
-                                   arch='tiny', drop_path_rate=0.3))
-        """,  # noqa: E501
-    'mmdet': """
-        _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(_delete_=True,
-                                   type='mmzoo.SwinTransformer',
-                                   arch='tiny', drop_path_rate=0.2))
-        """,
-    'mmpretrain': """
-        _base_ = 'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py'
-        custom_imports = dict(imports=['mmzoo.models'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(_delete_=True,
-                                   type='mmzoo.SwinTransformer',
-                                   arch='tiny', out_indices=(3, )))
-        """,
-}
-
-
-@pytest.mark.parametrize('toolbox', sorted(USER_CONFIGS))
-def test_builds_from_upstream_configs(toolbox, tmp_path):
-    cfg_file = tmp_path / f'{toolbox}_swin.py'
-    cfg_file.write_text(textwrap.dedent(USER_CONFIGS[toolbox]))
-    cfg = Config.fromfile(str(cfg_file))
-    previous = DefaultScope.get_current_instance()
-    init_default_scope(toolbox)
-    try:
-        model = MODELS.build(cfg.model)
-    finally:
-        if previous is not None:
-            init_default_scope(previous.scope_name)
-    assert type(model).__module__.startswith(toolbox)
-    assert isinstance(model.backbone, SwinTransformer)
-    with torch.no_grad():
-        outs = model.backbone.eval()(torch.rand(1, 3, 64, 64))
-    expected = [(96, 16), (192, 8), (384, 4), (768, 2)]
-    if toolbox == 'mmpretrain':
-        expected = expected[3:]
-    assert [(o.shape[1], o.shape[2]) for o in outs] == expected

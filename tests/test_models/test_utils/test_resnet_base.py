@@ -1,6 +1,8 @@
 """What ResNetBase gives every ResNet-family backbone."""
 import pytest
 import torch
+from mmzoo_testing import assert_checkpointing_changes_nothing
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmzoo.models.backbones import Res2Net, ResNeSt, ResNet, ResNeXt
 
@@ -39,6 +41,44 @@ def test_residual_norms_start_at_one_by_default(name):
     backbone.init_weights()
     for block in blocks(backbone):
         assert torch.all(block.last_norm.weight == 1)
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_frozen_stages(name):
+    model = BACKBONES[name](frozen_stages=1)
+    model.train()
+    for module in (model.stem, model.layer1):
+        assert all(not p.requires_grad for p in module.parameters())
+        assert all(not m.training for m in module.modules()
+                   if isinstance(m, _BatchNorm))
+    assert all(p.requires_grad for p in model.layer2.parameters())
+    assert all(m.training for m in model.layer2.modules()
+               if isinstance(m, _BatchNorm))
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_norm_eval_keeps_running_stats(name):
+    model = BACKBONES[name](norm_eval=True)
+    assert model.train() is model  # the nn.Module contract
+    before = {
+        key: value.clone()
+        for key, value in model.state_dict().items() if 'running' in key
+    }
+    model(torch.rand(2, 3, 32, 32) * 5)
+    assert all(not m.training for m in model.modules()
+               if isinstance(m, _BatchNorm))
+    after = model.state_dict()
+    for key, value in before.items():
+        torch.testing.assert_close(after[key], value, msg=key)
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_with_cp_gives_same_outputs_and_gradients(name):
+    torch.manual_seed(0)
+    assert_checkpointing_changes_nothing(
+        BACKBONES[name](out_indices=(3, )),
+        BACKBONES[name](out_indices=(3, ), with_cp=True),
+        torch.rand(2, 3, 32, 32))
 
 
 def test_zero_init_residual_leaves_a_checkpoint_alone(tmp_path):
