@@ -76,25 +76,17 @@ def test_reads_pairs_in_rgb_with_01_labels(tmp_path):
     assert sample.ori_shape == (24, 32)
 
 
-def test_missing_date_b_names_the_file(tmp_path):
+@pytest.mark.parametrize(
+    'removed, message', [
+        ('B/train_2.png', r'B.train_2\.png'),
+        ('A/train_1.png', r'B.train_1\.png has no date-A partner'),
+        ('label/train_1.png', r'label.train_1\.png'),
+    ],
+    ids=['date B missing', 'date B without date A', 'label missing'])
+def test_an_unpaired_file_is_named(tmp_path, removed, message):
     root = make_pairs(tmp_path)
-    (root / 'train' / 'B' / 'train_2.png').unlink()
-    with pytest.raises(FileNotFoundError, match=r'B.train_2\.png'):
-        build(root)
-
-
-def test_date_b_without_date_a_names_the_file(tmp_path):
-    root = make_pairs(tmp_path)
-    (root / 'train' / 'A' / 'train_1.png').unlink()
-    with pytest.raises(FileNotFoundError,
-                       match=r'B.train_1\.png has no date-A partner'):
-        build(root)
-
-
-def test_missing_label_names_the_file(tmp_path):
-    root = make_pairs(tmp_path)
-    (root / 'train' / 'label' / 'train_1.png').unlink()
-    with pytest.raises(FileNotFoundError, match=r'label.train_1\.png'):
+    (root / 'train' / removed).unlink()
+    with pytest.raises(FileNotFoundError, match=message):
         build(root)
 
 

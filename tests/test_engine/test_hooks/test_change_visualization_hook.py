@@ -22,8 +22,8 @@ def write_pair(folder, name, size=16):
     for date in 'AB':
         path = folder / date / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), rng.integers(0, 256, (size, size, 3),
-                                            dtype=np.uint8))
+        cv2.imwrite(
+            str(path), rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
         paths.append(str(path))
     return paths
 
@@ -66,8 +66,10 @@ def test_hook_writes_the_first_pairs_every_interval(tmp_path):
         hook.after_val_iter(runner, 1, None, outputs[2:])
     written = sorted(p.name for p in images.iterdir())
     # Validations 1 and 3 are drawn (interval 2), pairs p0 and p1 each time.
-    assert written == ['change_p0_10.png', 'change_p0_30.png',
-                       'change_p1_10.png', 'change_p1_30.png']
+    assert written == [
+        'change_p0_10.png', 'change_p0_30.png', 'change_p1_10.png',
+        'change_p1_30.png'
+    ]
     panel = cv2.cvtColor(
         cv2.imread(str(images / 'change_p1_30.png')), cv2.COLOR_BGR2RGB)
     expected = change_panel(
