@@ -4,8 +4,8 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
-from sklearn.metrics import (accuracy_score, cohen_kappa_score,
-                             jaccard_score, precision_recall_fscore_support)
+from sklearn.metrics import (accuracy_score, cohen_kappa_score, jaccard_score,
+                             precision_recall_fscore_support)
 
 from mmzoo.registry import METRICS
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
+from mmzoo_testing import REPO, run_tool
 from PIL import Image
 
-from mmzoo_testing import REPO, run_tool
 from mmzoo.registry import MODELS
 from mmzoo.visualization import distance_to_image
 

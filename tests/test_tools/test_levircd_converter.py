@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
-
 from mmzoo_testing import REPO, run_tool
+
 from mmzoo.registry import DATASETS
 
 TOOL = f'{REPO}/tools/dataset_converters/levircd.py'
