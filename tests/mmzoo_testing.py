@@ -77,8 +77,8 @@ def published_params(config):
 
 
 def randomize_norms(model):
-    """Non-trivial BN statistics and norm weights, so that a swapped or
-    skipped norm shows in the outputs."""
+    """Non-trivial BN statistics and norm weights, so that a swapped or skipped
+    norm shows in the outputs."""
     for m in model.modules():
         if isinstance(m, _BatchNorm):
             m.running_mean.uniform_(-0.2, 0.2)
@@ -107,9 +107,9 @@ def torchvision_reference(name):
 
 
 def assert_checkpointing_changes_nothing(plain, checkpointed, x):
-    """A backbone built with ``with_cp=True`` gives the outputs and
-    gradients of the same backbone without it (same weights, eval-mode
-    norms, whose statistics would otherwise update twice under cp)."""
+    """A backbone built with ``with_cp=True`` gives the outputs and gradients
+    of the same backbone without it (same weights, eval-mode norms, whose
+    statistics would otherwise update twice under cp)."""
     checkpointed.load_state_dict(plain.state_dict())
     plain.eval(), checkpointed.eval()
     x.requires_grad_(True)
@@ -155,9 +155,11 @@ def record(*args):
 
 class TrainingConfig(dict):
     """Stands in for the yacs CfgNode that the official Swin training
-    checkpoints store beside the weights: a dict subclass with attributes,
-    from a module outside torch's weights-only allow-list. Unpickling it in
-    full would run this module's code, twice."""
+    checkpoints store beside the weights: a dict subclass with attributes, from
+    a module outside torch's weights-only allow-list.
+
+    Unpickling it in full would run this module's code, twice.
+    """
 
     def __init__(self, **entries):
         super().__init__(**entries)

@@ -14,8 +14,8 @@ from mmzoo.registry import MODELS
 
 
 class UserConfig(NamedTuple):
-    """A user's own config of a toolbox: the toolbox's shipped config with
-    our backbone swapped in, mmzoo arriving through custom_imports alone."""
+    """A user's own config of a toolbox: the toolbox's shipped config with our
+    backbone swapped in, mmzoo arriving through custom_imports alone."""
     base: str
     backbone: dict  # what the toolbox's users set in the backbone
     model: dict  # and in the model around it
@@ -24,26 +24,29 @@ class UserConfig(NamedTuple):
 
 # Configs whose backbone has a ResNet-50's widths, and Swin-T's.
 RESNET_USERS = {
-    'mmseg': UserConfig(
-        'mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py',
-        dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
-        dict(pretrained=None), (16, 8, 8, 8)),
-    'mmdet': UserConfig('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
-                        dict(frozen_stages=1, norm_eval=True), {},
-                        (16, 8, 4, 2)),
-    'mmpretrain': UserConfig('mmpretrain::resnet/resnet50_8xb32_in1k.py',
-                             dict(out_indices=(3, )), {}, (2, )),
+    'mmseg':
+    UserConfig('mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py',
+               dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
+               dict(pretrained=None), (16, 8, 8, 8)),
+    'mmdet':
+    UserConfig('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+               dict(frozen_stages=1, norm_eval=True), {}, (16, 8, 4, 2)),
+    'mmpretrain':
+    UserConfig('mmpretrain::resnet/resnet50_8xb32_in1k.py',
+               dict(out_indices=(3, )), {}, (2, )),
 }
 SWIN_USERS = {
-    'mmseg': UserConfig(
+    'mmseg':
+    UserConfig(
         'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
         '8xb2-160k_ade20k-512x512.py', dict(drop_path_rate=0.3), {},
         (16, 8, 4, 2)),
-    'mmdet': UserConfig('mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
-                        dict(drop_path_rate=0.2), {}, (16, 8, 4, 2)),
-    'mmpretrain': UserConfig(
-        'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
-        dict(out_indices=(3, )), {}, (2, )),
+    'mmdet':
+    UserConfig('mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+               dict(drop_path_rate=0.2), {}, (16, 8, 4, 2)),
+    'mmpretrain':
+    UserConfig('mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+               dict(out_indices=(3, )), {}, (2, )),
 }
 TOOLBOXES = sorted(RESNET_USERS)
 
@@ -56,30 +59,33 @@ class Family(NamedTuple):
 
 FAMILIES = {
     'Res2Net':
-    Family(dict(type='mmzoo.Res2Net', depth=50), RESNET_USERS,
-           (256, 512, 1024, 2048)),
+    Family(
+        dict(type='mmzoo.Res2Net', depth=50), RESNET_USERS,
+        (256, 512, 1024, 2048)),
     'ResNeSt':
-    Family(dict(type='mmzoo.ResNeSt', depth=50), RESNET_USERS,
-           (256, 512, 1024, 2048)),
+    Family(
+        dict(type='mmzoo.ResNeSt', depth=50), RESNET_USERS,
+        (256, 512, 1024, 2048)),
     'ResNeXt':
-    Family(dict(type='mmzoo.ResNeXt', depth=50, groups=32, base_width=4),
-           RESNET_USERS, (256, 512, 1024, 2048)),
+    Family(
+        dict(type='mmzoo.ResNeXt', depth=50, groups=32, base_width=4),
+        RESNET_USERS, (256, 512, 1024, 2048)),
     'SwinTransformer':
-    Family(dict(type='mmzoo.SwinTransformer', arch='tiny'), SWIN_USERS,
-           (96, 192, 384, 768)),
+    Family(
+        dict(type='mmzoo.SwinTransformer', arch='tiny'), SWIN_USERS,
+        (96, 192, 384, 768)),
 }
 
 
 def write_user_config(tmp_path, family, toolbox):
     user = FAMILIES[family].users[toolbox]
-    backbone = dict(_delete_=True, **FAMILIES[family].backbone,
-                    **user.backbone)
+    backbone = dict(
+        _delete_=True, **FAMILIES[family].backbone, **user.backbone)
     path = tmp_path / f'{toolbox}_{family}.py'
-    path.write_text(
-        f'_base_ = {user.base!r}\n'
-        "custom_imports = dict(imports=['mmzoo.models'], "
-        'allow_failed_imports=False)\n'
-        f'model = {dict(user.model, backbone=backbone)!r}\n')
+    path.write_text(f'_base_ = {user.base!r}\n'
+                    "custom_imports = dict(imports=['mmzoo.models'], "
+                    'allow_failed_imports=False)\n'
+                    f'model = {dict(user.model, backbone=backbone)!r}\n')
     return path
 
 
@@ -99,8 +105,11 @@ def test_upstream_config_builds_mmzoo_backbone(toolbox, tmp_path):
     cfg_file = write_user_config(tmp_path, 'Res2Net', toolbox)
     # A fresh interpreter: mmzoo must arrive through custom_imports alone.
     result = subprocess.run(
-        [sys.executable, '-c', BUILD_IN_FRESH_PROCESS, str(cfg_file)],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, '-c', BUILD_IN_FRESH_PROCESS,
+         str(cfg_file)],
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     model_pkg, backbone_module = result.stdout.split()[-2:]
     assert model_pkg == toolbox
@@ -109,11 +118,10 @@ def test_upstream_config_builds_mmzoo_backbone(toolbox, tmp_path):
 
 @pytest.mark.parametrize('default_scope', TOOLBOXES, indirect=True)
 @pytest.mark.parametrize('family', sorted(FAMILIES))
-def test_upstream_registry_builds_every_mmzoo_backbone(
-        family, default_scope, tmp_path):
-    """The toolbox's own registry, under its own scope, builds a user's
-    config with our backbone, whose features the toolbox's necks and heads
-    take."""
+def test_upstream_registry_builds_every_mmzoo_backbone(family, default_scope,
+                                                       tmp_path):
+    """The toolbox's own registry, under its own scope, builds a user's config
+    with our backbone, whose features the toolbox's necks and heads take."""
     toolbox = default_scope
     cfg = Config.fromfile(str(write_user_config(tmp_path, family, toolbox)))
     assert cfg.default_scope == toolbox
@@ -128,8 +136,8 @@ def test_upstream_registry_builds_every_mmzoo_backbone(
         feats = model.extract_feat(x)
     widths = FAMILIES[family].widths
     sizes = FAMILIES[family].users[toolbox].sizes
-    assert [tuple(o.shape) for o in outs] == [
-        (1, w, s, s) for w, s in zip(widths[-len(sizes):], sizes)]
+    assert [tuple(o.shape) for o in outs
+            ] == [(1, w, s, s) for w, s in zip(widths[-len(sizes):], sizes)]
     if toolbox == 'mmdet':  # FPN levels
         assert [f.shape[-1] for f in feats] == [16, 8, 4, 2, 1]
     elif toolbox == 'mmpretrain':  # pooled
@@ -170,8 +178,10 @@ HEAD = dict(type='FCNHead', in_channels=8, channels=8, num_classes=3)
 
 @pytest.mark.default_scope('mmzoo')
 def test_upstream_head_builds_its_default_loss_under_its_scope():
-    """The scope trap: a head's default loss is looked up in the current
-    scope. Our configs give upstream dicts `_scope_`, so it resolves."""
+    """The scope trap: a head's default loss is looked up in the current scope.
+
+    Our configs give upstream dicts `_scope_`, so it resolves.
+    """
     from mmseg.models.losses import CrossEntropyLoss
     head = MODELS.build(dict(_scope_='mmseg', **HEAD))
     assert isinstance(head.loss_decode, CrossEntropyLoss)

@@ -1,6 +1,5 @@
 """Bitemporal transforms move A, B and the label together, rotate as the
-official STANet does (PIL, expanded canvas) and jitter each date on its own.
-"""
+official STANet does (PIL, expanded canvas) and jitter each date on its own."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,8 +14,8 @@ BLOCK = (slice(8, 13), slice(30, 35))
 
 
 def marked_results():
-    """A pair whose date A, date B and label mark the same block, each with
-    its own value; everything else is dark."""
+    """A pair whose date A, date B and label mark the same block, each with its
+    own value; everything else is dark."""
     image = np.full((H, W, 6), 10, np.uint8)
     image[BLOCK + (slice(0, 3), )] = (200, 0, 0)
     image[BLOCK + (slice(3, 6), )] = (0, 0, 150)
@@ -32,20 +31,22 @@ def marked_results():
 
 def masks(results):
     image = results['img']
-    return (image[..., 0] == 200, image[..., 5] == 150,
-            results['gt_seg_map'] == 1)
+    return (image[..., 0] == 200, image[...,
+                                        5] == 150, results['gt_seg_map'] == 1)
 
 
 def build(cfg):
     return TRANSFORMS.build(cfg)
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(type='mmseg.RandomCrop', crop_size=(24, 24)),
-    dict(type='mmseg.RandomFlip', prob=1.0, direction='horizontal'),
-    dict(type='mmseg.RandomFlip', prob=1.0, direction='vertical'),
-    dict(type='mmzoo.BitemporalRandomRotate', degree=(0, 15)),
-], ids=['crop', 'hflip', 'vflip', 'rotate'])
+@pytest.mark.parametrize(
+    'cfg', [
+        dict(type='mmseg.RandomCrop', crop_size=(24, 24)),
+        dict(type='mmseg.RandomFlip', prob=1.0, direction='horizontal'),
+        dict(type='mmseg.RandomFlip', prob=1.0, direction='vertical'),
+        dict(type='mmzoo.BitemporalRandomRotate', degree=(0, 15)),
+    ],
+    ids=['crop', 'hflip', 'vflip', 'rotate'])
 def test_a_b_and_label_stay_aligned(cfg):
     transform = build(cfg)
     np.random.seed(3)
@@ -82,9 +83,8 @@ def test_rotation_matches_pil_on_an_expanded_canvas():
 
 
 def test_rotation_pads_the_label_with_the_ignore_index():
-    out = build(
-        dict(type='mmzoo.BitemporalRandomRotate', degree=(15, 15)))(
-            marked_results())
+    out = build(dict(type='mmzoo.BitemporalRandomRotate', degree=(15, 15)))(
+        marked_results())
     label, image = out['gt_seg_map'], out['img']
     # Corners of the expanded canvas are outside the rotated image.
     for y, x in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
@@ -119,8 +119,8 @@ def test_photometric_distortion_draws_each_date_on_its_own():
 
 
 def test_photometric_distortion_is_mmsegs_on_bgr_for_each_date():
-    """mmseg's distortion expects BGR (its hue step converts BGR to HSV);
-    date A must come out as mmseg's distortion of A's BGR, drawn first."""
+    """mmseg's distortion expects BGR (its hue step converts BGR to HSV); date
+    A must come out as mmseg's distortion of A's BGR, drawn first."""
     from mmseg.datasets.transforms import PhotoMetricDistortion
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (8, 8, 6), dtype=np.uint8)
@@ -143,8 +143,8 @@ def test_pack_gives_a_6_channel_uint8_tensor_and_both_paths():
     inputs = packed['inputs']
     assert tuple(inputs.shape) == (6, H, W)
     assert str(inputs.dtype) == 'torch.uint8'
-    np.testing.assert_array_equal(inputs.permute(1, 2, 0).numpy(),
-                                  results['img'])
+    np.testing.assert_array_equal(
+        inputs.permute(1, 2, 0).numpy(), results['img'])
     sample = packed['data_samples']
     assert (sample.img_path_a, sample.img_path_b) == ('a.png', 'b.png')
     np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(),

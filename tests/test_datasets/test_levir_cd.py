@@ -97,12 +97,14 @@ def test_missing_folder_is_named(tmp_path):
 
 def test_dates_of_different_size_name_both_files(tmp_path):
     root = make_pairs(tmp_path)
-    write(root / 'train' / 'B' / 'train_2.png',
-          np.zeros((24, 30, 3), np.uint8))
+    write(root / 'train' / 'B' / 'train_2.png', np.zeros((24, 30, 3),
+                                                         np.uint8))
     dataset = build(root)
     dataset[0]
-    with pytest.raises(ValueError, match=r'A.train_2\.png is 32x24.*'
-                       r'B.train_2\.png is 30x24'):
+    with pytest.raises(
+            ValueError,
+            match=r'A.train_2\.png is 32x24.*'
+            r'B.train_2\.png is 30x24'):
         dataset[1]
 
 
@@ -112,15 +114,15 @@ def test_label_values_other_than_0_255_name_the_file(tmp_path, bad):
     label = np.zeros((24, 32), np.uint8)
     label[3, 4] = bad
     write(root / 'train' / 'label' / 'train_1.png', label)
-    with pytest.raises(ValueError,
-                       match=rf'label.train_1\.png holds values \[{bad}\]'):
+    with pytest.raises(
+            ValueError, match=rf'label.train_1\.png holds values \[{bad}\]'):
         build(root)[0]
 
 
 def test_label_of_another_size_names_the_file(tmp_path):
     root = make_pairs(tmp_path)
-    write(root / 'train' / 'label' / 'train_1.png',
-          np.zeros((20, 32), np.uint8))
+    write(root / 'train' / 'label' / 'train_1.png', np.zeros((20, 32),
+                                                             np.uint8))
     with pytest.raises(ValueError, match=r'label.train_1\.png is 32x20'):
         build(root)[0]
 

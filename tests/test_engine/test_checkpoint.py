@@ -1,5 +1,5 @@
-"""Safe (weights_only) checkpoint loading, refusal of foreign objects,
-atomic writing through mmengine, and exact resume."""
+"""Safe (weights_only) checkpoint loading, refusal of foreign objects, atomic
+writing through mmengine, and exact resume."""
 import os.path as osp
 import pickle
 import textwrap
@@ -21,8 +21,8 @@ from mmzoo.engine.checkpoint import AtomicLocalBackend
 
 @pytest.fixture(autouse=True)
 def checkpoint_safety():
-    """Take the step our tools take, and give mmengine back its own loader
-    and backends afterwards, so that no other test depends on this one."""
+    """Take the step our tools take, and give mmengine back its own loader and
+    backends afterwards, so that no other test depends on this one."""
     schemes = CheckpointLoader._schemes.copy()
     backends = dict(registry_utils.backends)
     prefixes = dict(registry_utils.prefix_to_backends)
@@ -85,8 +85,9 @@ class Payload:
 def test_foreign_pickled_object_is_refused(tmp_path):
     marker = tmp_path / 'code-ran'
     path = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict={'w': torch.ones(1)},
-                    payload=Payload(str(marker))), path)
+    torch.save(
+        dict(state_dict={'w': torch.ones(1)}, payload=Payload(str(marker))),
+        path)
     with pytest.raises(UnsafeCheckpointError) as info:
         load_checkpoint_file(str(path))
     assert str(path) in str(info.value)
@@ -100,8 +101,8 @@ def test_missing_checkpoint_is_named(tmp_path):
 
 
 def test_mmengine_writes_through_atomic_backend(tmp_path):
-    assert isinstance(get_file_backend(str(tmp_path / 'a.pth')),
-                      AtomicLocalBackend)
+    assert isinstance(
+        get_file_backend(str(tmp_path / 'a.pth')), AtomicLocalBackend)
 
 
 RESUME_CONFIG = """
@@ -144,11 +145,15 @@ default_hooks = dict(
 
 
 def write_resume_config(tmp_path, data_root, iters, interval):
-    base = osp.join(REPO, 'configs/res2net/'
-                    'upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py')
+    base = osp.join(
+        REPO, 'configs/res2net/'
+        'upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py')
     path = tmp_path / f'resume_{iters}_{interval}.py'
-    path.write_text(textwrap.dedent(RESUME_CONFIG.format(
-        base=base, data_root=data_root, iters=iters, interval=interval)))
+    path.write_text(
+        textwrap.dedent(
+            RESUME_CONFIG.format(
+                base=base, data_root=data_root, iters=iters,
+                interval=interval)))
     return path
 
 
@@ -158,9 +163,11 @@ def final_weights(work_dir, iters):
 
 def test_resume_continues_exactly(tmp_path, synthetic_ade20k):
     """N iterations straight equal N/2, a stop, and a resume for N/2 more:
-    weights, optimizer state and BN statistics, with random augmentation
-    and dropout in play. The resumed run is given no seed: it must take the
-    interrupted run's seed from the checkpoint."""
+
+    weights, optimizer state and BN statistics, with random augmentation and
+    dropout in play. The resumed run is given no seed: it must take the
+    interrupted run's seed from the checkpoint.
+    """
     n = 6
     straight_dir, resumed_dir = tmp_path / 'straight', tmp_path / 'resumed'
     config = write_resume_config(tmp_path, synthetic_ade20k, n, n // 2)
@@ -178,11 +185,13 @@ def test_resume_continues_exactly(tmp_path, synthetic_ade20k):
     assert straight['meta']['iter'] == resumed['meta']['iter'] == n
     assert straight['state_dict'].keys() == resumed['state_dict'].keys()
     for key, value in straight['state_dict'].items():
-        torch.testing.assert_close(resumed['state_dict'][key], value,
-                                   rtol=0, atol=0, msg=key)
-    momentum = [s['momentum_buffer'] for s in
-                straight['optimizer']['state'].values()]
-    momentum_resumed = [s['momentum_buffer'] for s in
-                        resumed['optimizer']['state'].values()]
+        torch.testing.assert_close(
+            resumed['state_dict'][key], value, rtol=0, atol=0, msg=key)
+    momentum = [
+        s['momentum_buffer'] for s in straight['optimizer']['state'].values()
+    ]
+    momentum_resumed = [
+        s['momentum_buffer'] for s in resumed['optimizer']['state'].values()
+    ]
     for a, b in zip(momentum, momentum_resumed):
         torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -1,16 +1,16 @@
 """Importing mmzoo leaves mmengine's checkpoint loading and file writing as
-they are; the explicit step (:func:`install_checkpoint_safety`, or
-importing ``mmzoo.engine.checkpoint_safety`` from a config) replaces them.
+they are; the explicit step (:func:`install_checkpoint_safety`, or importing
+``mmzoo.engine.checkpoint_safety`` from a config) replaces them.
 
-Each case runs in a fresh interpreter: what the test session has imported
-or installed must not mask what an import does."""
+Each case runs in a fresh interpreter: what the test session has imported or
+installed must not mask what an import does.
+"""
 import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
 from mmzoo_testing import REPO
 
 # Prints mmengine's process-wide checkpoint state after the step named in
@@ -80,9 +80,12 @@ custom_imports = dict(
 
 def probe(step, tmp_path):
     (tmp_path / 'user_config.py').write_text(textwrap.dedent(USER_CONFIG))
-    result = subprocess.run(
-        [sys.executable, '-c', PROBE, step, str(tmp_path)], cwd=REPO,
-        capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, '-c', PROBE, step,
+                             str(tmp_path)],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -105,8 +108,7 @@ def test_mmengine_alone_refuses_its_own_checkpoints(without_mmzoo):
 
 @pytest.mark.parametrize(
     'step', ['mmzoo', 'mmzoo.models', 'mmzoo.engine', 'default scope'])
-def test_importing_mmzoo_changes_nothing_global(step, without_mmzoo,
-                                                tmp_path):
+def test_importing_mmzoo_changes_nothing_global(step, without_mmzoo, tmp_path):
     assert probe(step, tmp_path) == without_mmzoo
 
 

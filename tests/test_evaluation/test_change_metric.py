@@ -43,8 +43,8 @@ def sklearn_scores(preds, labels):
 
 
 def random_batches(seed, sizes, batch=2):
-    """Batches of (pred, label) with about 20% change, predictions right
-    most of the time, and ignored pixels in the labels."""
+    """Batches of (pred, label) with about 20% change, predictions right most
+    of the time, and ignored pixels in the labels."""
     rng = np.random.default_rng(seed)
     pairs = []
     for height, width in sizes:
@@ -120,14 +120,15 @@ def test_no_change_predicted_scores_zero_precision():
 
 def test_prediction_values_other_than_0_1_are_refused():
     metric = build()
-    with pytest.raises(ValueError,
-                       match=r'pair\.png: the prediction holds .*: \[2\]'):
-        metric.process({}, [sample(np.full((2, 2), 2), np.zeros((2, 2),
-                                                               np.int64))])
+    with pytest.raises(
+            ValueError, match=r'pair\.png: the prediction holds .*: \[2\]'):
+        metric.process(
+            {}, [sample(np.full((2, 2), 2), np.zeros((2, 2), np.int64))])
 
 
 def test_shape_mismatch_is_refused():
     metric = build()
     with pytest.raises(ValueError, match=r'pair\.png.*\(2, 3\).*\(2, 2\)'):
-        metric.process({}, [sample(np.zeros((2, 3), np.int64),
-                                   np.zeros((2, 2), np.int64))])
+        metric.process(
+            {},
+            [sample(np.zeros((2, 3), np.int64), np.zeros((2, 2), np.int64))])

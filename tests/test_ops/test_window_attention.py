@@ -1,6 +1,6 @@
-"""window_attention against the pure-PyTorch reference (itself checked
-against torch's scaled_dot_product_attention), gradcheck, opcheck,
-torch.compile tracing and the fallback warning."""
+"""window_attention against the pure-PyTorch reference (itself checked against
+torch's scaled_dot_product_attention), gradcheck, opcheck, torch.compile
+tracing and the fallback warning."""
 import os
 import warnings
 
@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch.library import opcheck
 
-from mmzoo.ops import (shift_window_mask, window_attention,
+from mmzoo.ops import (_library, shift_window_mask, window_attention,
                        window_attention_qkv, window_attention_qkv_reference,
                        window_attention_reference, window_partition,
                        window_reverse)
-from mmzoo.ops import _library
 from mmzoo.ops._library import extension_loaded, has_kernel
 
 # (windows, heads, N, d, nW or None for no mask, with bias)
@@ -39,8 +38,9 @@ def make_inputs(BW,
     g = torch.Generator().manual_seed(seed)
 
     def rand(*shape):
-        return torch.randn(*shape, generator=g,
-                           dtype=torch.float64).to(device=device, dtype=dtype)
+        return torch.randn(
+            *shape, generator=g, dtype=torch.float64).to(
+                device=device, dtype=dtype)
 
     q, k, v = rand(BW, heads, N, d), rand(BW, heads, N,
                                           d), rand(BW, heads, N, d)
@@ -67,8 +67,8 @@ def test_reference_matches_sdpa():
     q, k, v, bias, mask = make_inputs(4, 2, 49, 32, 2, True, torch.float64)
     attn_mask = bias.unsqueeze(0) + mask.repeat(2, 1, 1).unsqueeze(1)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-    torch.testing.assert_close(window_attention_reference(q, k, v, bias, mask),
-                               expected)
+    torch.testing.assert_close(
+        window_attention_reference(q, k, v, bias, mask), expected)
 
 
 def test_extension_is_built():
@@ -140,16 +140,11 @@ def test_slices_of_one_qkv_projection():
 
 def test_custom_scale():
     q, k, v, bias, mask = make_inputs(2, 2, 16, 8, 1, True)
-    torch.testing.assert_close(window_attention(q, k, v, bias, mask,
-                                                scale=0.3),
-                               window_attention_reference(q,
-                                                          k,
-                                                          v,
-                                                          bias,
-                                                          mask,
-                                                          scale=0.3),
-                               atol=2e-5,
-                               rtol=1e-4)
+    torch.testing.assert_close(
+        window_attention(q, k, v, bias, mask, scale=0.3),
+        window_attention_reference(q, k, v, bias, mask, scale=0.3),
+        atol=2e-5,
+        rtol=1e-4)
 
 
 @pytest.mark.parametrize('nW,with_bias', [(2, True), (None, False)])
@@ -177,8 +172,8 @@ def test_gradcheck_through_lse():
 
 
 def opcheck_attention(q, k, v, bias, mask):
-    """opcheck of the forward op (inputs needing gradients) and of the
-    backward op on its outputs."""
+    """opcheck of the forward op (inputs needing gradients) and of the backward
+    op on its outputs."""
     for t in (q, k, v) + ((bias, ) if bias is not None else ()):
         t.requires_grad_()
     opcheck(torch.ops.mmzoo.window_attention_fwd, (q, k, v, bias, mask, 0.5))
@@ -266,13 +261,21 @@ def test_bad_shapes_raise():
 # ---------------------------------------------------------------- packed qkv
 
 
-def make_qkv(BW, heads, N, d, nW, with_bias, dtype=torch.float32,
-             device='cpu', seed=0):
+def make_qkv(BW,
+             heads,
+             N,
+             d,
+             nW,
+             with_bias,
+             dtype=torch.float32,
+             device='cpu',
+             seed=0):
     """qkv (BW, N, 3 * heads * d), as Swin's Linear gives it, plus bias and
     mask as make_inputs draws them."""
     g = torch.Generator().manual_seed(seed)
-    qkv = torch.randn(BW, N, 3 * heads * d, generator=g,
-                      dtype=torch.float64).to(device, dtype)
+    qkv = torch.randn(
+        BW, N, 3 * heads * d, generator=g,
+        dtype=torch.float64).to(device, dtype)
     _, _, _, bias, mask = make_inputs(BW, heads, N, d, nW, with_bias, dtype,
                                       device, seed + 1)
     return qkv, bias, mask
@@ -307,8 +310,8 @@ def test_qkv_equals_window_attention_on_heads():
     q, k, v = qkv.view(BW, N, 3, heads, d).permute(2, 0, 3, 1, 4).unbind(0)
     want = window_attention(q, k, v, bias, mask, 0.3)
     got = window_attention_qkv(qkv, heads, bias, mask, 0.3)
-    torch.testing.assert_close(got.view(BW, N, heads, d).transpose(1, 2),
-                               want, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        got.view(BW, N, heads, d).transpose(1, 2), want, atol=1e-6, rtol=1e-5)
 
 
 def test_qkv_gradcheck_and_opcheck():
@@ -324,10 +327,10 @@ def test_qkv_gradcheck_and_opcheck():
                 (qkv, 2, b, mask, 0.5))
         out, lse = torch.ops.mmzoo.window_attention_qkv_fwd(
             qkv, 2, b, mask, 0.5)
-        opcheck(torch.ops.mmzoo.window_attention_qkv_bwd,
-                (torch.randn_like(out), None, qkv.detach(), out.detach(),
-                 lse.detach(), None if b is None else b.detach(), mask, 2,
-                 0.5))
+        opcheck(
+            torch.ops.mmzoo.window_attention_qkv_bwd,
+            (torch.randn_like(out), None, qkv.detach(), out.detach(),
+             lse.detach(), None if b is None else b.detach(), mask, 2, 0.5))
 
 
 def test_qkv_torch_compile_fullgraph():
@@ -354,8 +357,8 @@ def test_qkv_bad_shapes_raise():
     with pytest.raises(ValueError, match='bias of shape'):
         window_attention_qkv(qkv, 2, bias[:1], mask)
     with pytest.raises(RuntimeError, match='qkv must be contiguous'):
-        torch.ops.mmzoo.window_attention_qkv_fwd(qkv[:, :, :-1], 2, None,
-                                                 None, 0.5)
+        torch.ops.mmzoo.window_attention_qkv_fwd(qkv[:, :, :-1], 2, None, None,
+                                                 0.5)
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
@@ -365,11 +368,11 @@ CUDA_TOLERANCES = [(torch.float32, 1e-4, 1e-3), (torch.float16, 5e-3, 3e-2),
 
 
 def assert_gradient_close(got, want, grad_atol):
-    """A GPU gradient against the float64 one; dbias sums over windows, so
-    its tolerance grows with its scale."""
+    """A GPU gradient against the float64 one; dbias sums over windows, so its
+    tolerance grows with its scale."""
     scale = max(1.0, want.abs().max().item())
-    torch.testing.assert_close(got.cpu().double(), want,
-                               atol=grad_atol * scale, rtol=grad_atol)
+    torch.testing.assert_close(
+        got.cpu().double(), want, atol=grad_atol * scale, rtol=grad_atol)
 
 
 @cuda
@@ -386,10 +389,8 @@ def test_cuda_matches_reference(dtype, atol, grad_atol, BW, heads, N, d, nW,
     out_ref, grads_ref = forward_backward(window_attention_reference,
                                           *ref_inputs, grad)
     assert out.dtype == dtype
-    torch.testing.assert_close(out.cpu().double(),
-                               out_ref,
-                               atol=atol,
-                               rtol=atol)
+    torch.testing.assert_close(
+        out.cpu().double(), out_ref, atol=atol, rtol=atol)
     for got, want in zip(grads, grads_ref):
         assert got.dtype == dtype
         assert_gradient_close(got, want, grad_atol)
@@ -420,8 +421,7 @@ def test_cuda_bias_gradient_over_many_windows(dtype, BW, heads, N, d, nW):
     # gradient of several windows before their atomics; window 12 with the
     # largest head dim, whose bias gradient does not fit in shared memory
     # beside the tiles and goes straight to global atomics.
-    q, k, v, bias, mask = make_inputs(BW, heads, N, d, nW, True, dtype,
-                                      'cuda')
+    q, k, v, bias, mask = make_inputs(BW, heads, N, d, nW, True, dtype, 'cuda')
     grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
     _, grads = forward_backward(window_attention, q, k, v, bias, mask,
                                 grad.to('cuda', dtype))
@@ -454,10 +454,10 @@ def test_cuda_slices_of_one_qkv_projection(dtype):
         out.backward(grad.to(device, tdtype))
         results.append((out.detach().cpu().double(), leaf.grad.cpu().double()))
     atol = 1e-4 if dtype == torch.float32 else 5e-3
-    torch.testing.assert_close(results[0][0], results[1][0], atol=atol,
-                               rtol=atol)
-    torch.testing.assert_close(results[0][1], results[1][1], atol=10 * atol,
-                               rtol=10 * atol)
+    torch.testing.assert_close(
+        results[0][0], results[1][0], atol=atol, rtol=atol)
+    torch.testing.assert_close(
+        results[0][1], results[1][1], atol=10 * atol, rtol=10 * atol)
 
 
 @cuda
@@ -487,8 +487,10 @@ def test_cuda_qkv_matches_reference(dtype, atol, grad_atol):
         leaves = [t.to(device, tdtype).requires_grad_() for t in (qkv, bias)]
         out = fn(leaves[0], heads, leaves[1], mask.to(device, tdtype))
         out.backward(grad.to(device, tdtype))
-        results.append([t.detach().cpu().double()
-                        for t in (out, leaves[0].grad, leaves[1].grad)])
+        results.append([
+            t.detach().cpu().double()
+            for t in (out, leaves[0].grad, leaves[1].grad)
+        ])
     (out, dqkv, dbias), (out_ref, dqkv_ref, dbias_ref) = results
     torch.testing.assert_close(out, out_ref, atol=atol, rtol=atol)
     assert_gradient_close(dqkv, dqkv_ref, grad_atol)

@@ -1,5 +1,5 @@
-"""window_partition / window_reverse / shift_window_mask against the
-pure-PyTorch reference and hand-worked examples."""
+"""window_partition / window_reverse / shift_window_mask against the reference
+in plain PyTorch and hand-worked examples."""
 import pytest
 import torch
 from torch.library import opcheck
@@ -39,8 +39,9 @@ def test_matches_reference_and_round_trips(B, H, W, C, ws, shift):
     n_windows = -(-H // ws) * -(-W // ws)
     assert windows.shape == (B * n_windows, ws * ws, C)
     assert torch.equal(windows, window_partition_reference(x, ws, shift))
-    assert torch.equal(window_reverse(windows, ws, shift, H, W),
-                       window_reverse_reference(windows, ws, shift, H, W))
+    assert torch.equal(
+        window_reverse(windows, ws, shift, H, W),
+        window_reverse_reference(windows, ws, shift, H, W))
     assert torch.equal(window_reverse(windows, ws, shift, H, W), x)
 
 

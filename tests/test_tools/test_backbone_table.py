@@ -33,8 +33,14 @@ def read_table(markdown: str) -> dict:
 
 def test_counts_match_the_official_res2net(tmp_path):
     out = tmp_path / 'backbones.md'
-    run_tool(TOOL, '--skip-speed', '--only', 'res2net50-26w4s',
-             '--out', out, timeout=120)
+    run_tool(
+        TOOL,
+        '--skip-speed',
+        '--only',
+        'res2net50-26w4s',
+        '--out',
+        out,
+        timeout=120)
     doc = out.read_text()
     assert 'MACs' in doc and 'do not edit by hand' in doc
     rows = read_table(doc)
@@ -59,19 +65,28 @@ def test_committed_table_has_the_published_counts():
     }
     missing = sorted(set(expected) - set(rows))
     assert not missing, f'{DOC} lacks {missing}: run {TOOL} again'
-    wrong = {name: (rows[name]['params (M)'], f'{params:.2f}')
-             for name, params in expected.items()
-             if float(rows[name]['params (M)']) != round(params, 2)}
+    wrong = {
+        name: (rows[name]['params (M)'], f'{params:.2f}')
+        for name, params in expected.items()
+        if float(rows[name]['params (M)']) != round(params, 2)
+    }
     assert not wrong, f'(table, published) parameters in M: {wrong}'
 
 
 def test_update_replaces_only_the_measured_rows(tmp_path):
     out = tmp_path / 'backbones.md'
-    run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out', out,
-             timeout=120)
+    run_tool(
+        TOOL, '--skip-speed', '--only', 'resnext50', '--out', out, timeout=120)
     first = read_table(out.read_text())
-    run_tool(TOOL, '--skip-speed', '--only', 'res2net50-26w4s', '--out',
-             out, '--update', timeout=120)
+    run_tool(
+        TOOL,
+        '--skip-speed',
+        '--only',
+        'res2net50-26w4s',
+        '--out',
+        out,
+        '--update',
+        timeout=120)
     doc = out.read_text()
     rows = read_table(doc)
     assert list(rows) == ['res2net50-26w4s', 'resnext50-32x4d']
@@ -79,8 +94,15 @@ def test_update_replaces_only_the_measured_rows(tmp_path):
     assert 'Produced by 2 runs' in doc
     # Measuring a row again replaces it, and the run no row needs any more
     # leaves the page.
-    run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out', out,
-             '--update', timeout=120)
+    run_tool(
+        TOOL,
+        '--skip-speed',
+        '--only',
+        'resnext50',
+        '--out',
+        out,
+        '--update',
+        timeout=120)
     doc = out.read_text()
     assert list(read_table(doc)) == ['res2net50-26w4s', 'resnext50-32x4d']
     assert 'Produced by 2 runs' in doc and '--only resnext50 --out' in doc
@@ -88,8 +110,16 @@ def test_update_replaces_only_the_measured_rows(tmp_path):
 
 def test_update_needs_the_record_of_a_first_run(tmp_path):
     out = tmp_path / 'backbones.md'
-    result = run_tool(TOOL, '--skip-speed', '--only', 'resnext50', '--out',
-                      out, '--update', check=False, timeout=120)
+    result = run_tool(
+        TOOL,
+        '--skip-speed',
+        '--only',
+        'resnext50',
+        '--out',
+        out,
+        '--update',
+        check=False,
+        timeout=120)
     assert result.returncode != 0 and 'does not exist' in result.stderr
 
 
@@ -111,9 +141,12 @@ def test_render_only_checks_the_goal_of_the_goal_file(tmp_path):
     def images_per_second(measures):
         return batch / statistics.median(measures['seconds'])
 
-    missing = {row['name'] for row in record['rows'] if row['theirs'] and
-               images_per_second(row['ours']) /
-               images_per_second(row['theirs']) < goal}
+    missing = {
+        row['name']
+        for row in record['rows']
+        if row['theirs'] and images_per_second(row['ours']) /
+        images_per_second(row['theirs']) < goal
+    }
     assert set(re.findall(r'^- `([^`]+)`: ', doc, re.M)) == missing
     with open(DOC, encoding='utf-8') as f:
         assert doc == f.read(), (
@@ -122,6 +155,11 @@ def test_render_only_checks_the_goal_of_the_goal_file(tmp_path):
 
 
 def test_render_only_needs_the_record(tmp_path):
-    result = run_tool(TOOL, '--render-only', '--out', tmp_path / 'x.md',
-                      check=False, timeout=120)
+    result = run_tool(
+        TOOL,
+        '--render-only',
+        '--out',
+        tmp_path / 'x.md',
+        check=False,
+        timeout=120)
     assert result.returncode != 0 and 'does not exist' in result.stderr

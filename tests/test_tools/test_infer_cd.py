@@ -60,33 +60,35 @@ def reference(model, path_a, path_b):
     with torch.no_grad():
         out = model.test_step(
             dict(inputs=[inputs.contiguous()], data_samples=[sample]))[0]
-    return (out.pred_sem_seg.data[0].numpy(),
-            out.seg_logits.data[0].numpy(), b)
+    return (out.pred_sem_seg.data[0].numpy(), out.seg_logits.data[0].numpy(),
+            b)
 
 
 def set_threshold(model, path_a, path_b):
     """A threshold at the median distance of the pair: a random model's
-    distances all lie above STANet's 1, which would leave nothing unchanged
-    to check."""
+    distances all lie above STANet's 1, which would leave nothing unchanged to
+    check."""
     _, distance, _ = reference(model, path_a, path_b)
     model.decode_head.threshold = float(np.median(distance))
-    return ['--cfg-options',
-            f'model.decode_head.threshold={model.decode_head.threshold!r}']
+    return [
+        '--cfg-options',
+        f'model.decode_head.threshold={model.decode_head.threshold!r}'
+    ]
 
 
 def check_outputs(out, name, model, path_a, path_b):
-    change = cv2.imread(str(out / 'change' / f'{name}.png'),
-                        cv2.IMREAD_UNCHANGED)
+    change = cv2.imread(
+        str(out / 'change' / f'{name}.png'), cv2.IMREAD_UNCHANGED)
     distance = np.load(out / 'distance' / f'{name}.npy')
-    picture = cv2.imread(str(out / 'distance' / f'{name}.png'),
-                         cv2.IMREAD_UNCHANGED)
-    overlay = cv2.cvtColor(cv2.imread(str(out / 'overlay' / f'{name}.png')),
-                           cv2.COLOR_BGR2RGB)
+    picture = cv2.imread(
+        str(out / 'distance' / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+    overlay = cv2.cvtColor(
+        cv2.imread(str(out / 'overlay' / f'{name}.png')), cv2.COLOR_BGR2RGB)
     assert change.shape == distance.shape == picture.shape == (SIZE, SIZE)
     assert set(np.unique(change).tolist()) == {0, 255}
     # The change map is the distance map thresholded, as the model defines.
-    np.testing.assert_array_equal(
-        change == 255, distance > model.decode_head.threshold)
+    np.testing.assert_array_equal(change == 255, distance
+                                  > model.decode_head.threshold)
     np.testing.assert_array_equal(picture, distance_to_image(distance))
     expected_change, expected_distance, b = reference(model, path_a, path_b)
     np.testing.assert_array_equal(change // 255, expected_change)
@@ -108,8 +110,11 @@ def test_one_pair(tmp_path, checkpoint):
     out = tmp_path / 'out'
     # In this process, to save a start-up; the folder test runs the script.
     runpy.run_path(TOOL)['main']([
-        str(a), str(b), '--config', CONFIG, '--checkpoint', str(path),
-        '--out', str(out), '--save-npy', '--device', 'cpu', *options])
+        str(a),
+        str(b), '--config', CONFIG, '--checkpoint',
+        str(path), '--out',
+        str(out), '--save-npy', '--device', 'cpu', *options
+    ])
     check_outputs(out, 'scene', model, a, b)
 
 

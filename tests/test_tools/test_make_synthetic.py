@@ -1,9 +1,9 @@
 """The synthetic dataset generators write what the real readers expect.
 
-Each generator runs as a script, the way users call it; its output is then
-read by the upstream loader of the real dataset (mmseg, mmpretrain,
-pycocotools and mmdet), and the images are checked by hand against the class
-each pixel or image is labelled with.
+Each generator runs as a script, the way users call it; its output is then read
+by the upstream loader of the real dataset (mmseg, mmpretrain, pycocotools and
+mmdet), and the images are checked by hand against the class each pixel or
+image is labelled with.
 """
 import os
 import runpy
@@ -21,8 +21,10 @@ TOOLS = REPO / 'tools' / 'dataset_converters'
 # Small enough that the whole file runs in seconds.
 ARGS = dict(
     ade20k=['--num-train', '2', '--num-val', '4', '--size', '64'],
-    imagenet=['--num-classes', '3', '--train-per-class', '2',
-              '--val-per-class', '2', '--size', '32'],
+    imagenet=[
+        '--num-classes', '3', '--train-per-class', '2', '--val-per-class', '2',
+        '--size', '32'
+    ],
     coco=['--num-train', '3', '--num-val', '2', '--size', '96'],
 )
 
@@ -34,16 +36,18 @@ def tool_path(name):
 def run_in_process(name, out, *extra):
     """Call the script's ``main`` in this process.
 
-    A script run costs seconds of start-up (importing mmzoo imports torch),
-    so only the first run of each script goes through a subprocess.
+    A script run costs seconds of start-up (importing mmzoo imports torch), so
+    only the first run of each script goes through a subprocess.
     """
     main = runpy.run_path(str(tool_path(name)))['main']
     main([str(out), *ARGS[name], *extra])
 
 
 def read_tree(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob('*')) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob('*')) if p.is_file()
+    }
 
 
 def read_rgb(path):
@@ -65,11 +69,16 @@ def roots(tmp_path_factory):
     outs, procs = {}, {}
     for name in ARGS:
         outs[name] = tmp_path_factory.mktemp(name) / 'data'
-        procs[name] = subprocess.Popen(
-            [sys.executable, str(tool_path(name)), str(outs[name]),
-             *ARGS[name]],
-            cwd=REPO, env=dict(os.environ, PYTHONPATH=path),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs[name] = subprocess.Popen([
+            sys.executable,
+            str(tool_path(name)),
+            str(outs[name]), *ARGS[name]
+        ],
+                                       cwd=REPO,
+                                       env=dict(os.environ, PYTHONPATH=path),
+                                       stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE,
+                                       text=True)
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr
@@ -142,7 +151,9 @@ def test_imagenet(roots):
     root = roots['imagenet']
     train = ImageNet(data_root=str(root), split='train', pipeline=[])
     val = ImageNet(
-        data_root=str(root), ann_file='meta/val.txt', data_prefix='val',
+        data_root=str(root),
+        ann_file='meta/val.txt',
+        data_prefix='val',
         pipeline=[])
     assert train.get_gt_labels().tolist() == [0, 0, 1, 1, 2, 2]
     assert sorted(val.get_gt_labels().tolist()) == [0, 0, 1, 1, 2, 2]
@@ -166,8 +177,8 @@ def test_coco(roots):
 
     root = roots['coco']
     coco = COCO(str(root / 'annotations' / 'instances_train2017.json'))
-    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == [
-        'person', 'bicycle', 'car']
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())
+            ] == ['person', 'bicycle', 'car']
     # Hand-worked: persons are red triangles (half their box), bicycles
     # green disks (pi/4 of it), cars blue rectangles (all of it).
     channel = {1: 0, 2: 1, 3: 2}

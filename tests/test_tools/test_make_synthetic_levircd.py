@@ -1,24 +1,26 @@
-"""make_synthetic_levircd.py writes LEVIR-CD's layout, deterministically,
-with changes a model must learn and nuisances pixel differencing falls for.
-"""
+"""make_synthetic_levircd.py writes LEVIR-CD's layout, deterministically, with
+changes a model must learn and nuisances pixel differencing falls for."""
 import runpy
 
 import cv2
 import numpy as np
 import pytest
-
 from mmzoo_testing import REPO, run_tool
+
 from mmzoo.utils.synthetic import image_rng
 
 TOOL = f'{REPO}/tools/dataset_converters/make_synthetic_levircd.py'
-ARGS = ['--num-train', '3', '--num-val', '1', '--num-test', '2', '--size',
-        '64']
+ARGS = [
+    '--num-train', '3', '--num-val', '1', '--num-test', '2', '--size', '64'
+]
 COUNTS = dict(train=3, val=1, test=2)
 
 
 def read_tree(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob('*')) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob('*')) if p.is_file()
+    }
 
 
 @pytest.fixture(scope='module')
@@ -35,26 +37,28 @@ def written(tmp_path_factory):
 
 
 def test_layout_names_and_label_coding(written):
-    expected = {f'{split}/{folder}/{split}_{i}.png'
-                for split, n in COUNTS.items() for i in range(1, n + 1)
-                for folder in ('A', 'B', 'label')}
+    expected = {
+        f'{split}/{folder}/{split}_{i}.png'
+        for split, n in COUNTS.items()
+        for i in range(1, n + 1)
+        for folder in ('A', 'B', 'label')
+    }
     assert set(read_tree(written)) == expected
     for split, n in COUNTS.items():
         for i in range(1, n + 1):
             name = f'{split}_{i}.png'
-            a = cv2.imread(str(written / split / 'A' / name),
-                           cv2.IMREAD_UNCHANGED)
-            b = cv2.imread(str(written / split / 'B' / name),
-                           cv2.IMREAD_UNCHANGED)
-            label = cv2.imread(str(written / split / 'label' / name),
-                               cv2.IMREAD_UNCHANGED)
+            a = cv2.imread(
+                str(written / split / 'A' / name), cv2.IMREAD_UNCHANGED)
+            b = cv2.imread(
+                str(written / split / 'B' / name), cv2.IMREAD_UNCHANGED)
+            label = cv2.imread(
+                str(written / split / 'label' / name), cv2.IMREAD_UNCHANGED)
             assert a.shape == b.shape == (64, 64, 3)
             assert label.shape == (64, 64) and label.dtype == np.uint8
             assert set(np.unique(label).tolist()) <= {0, 255}
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(written, tool,
-                                                     tmp_path):
+def test_same_seed_same_bytes_other_seed_other_bytes(written, tool, tmp_path):
     tool['main']([str(tmp_path / 'again'), *ARGS])
     assert read_tree(tmp_path / 'again') == read_tree(written)
     tool['main']([str(tmp_path / 'other'), *ARGS, '--seed', '1'])
@@ -72,8 +76,9 @@ def test_refuses_a_non_empty_output(written, tool, capsys):
 
 @pytest.fixture(scope='module')
 def pairs(tool):
-    return [tool['make_pair'](image_rng(0, 'test', i), 128)
-            for i in range(1, 9)]
+    return [
+        tool['make_pair'](image_rng(0, 'test', i), 128) for i in range(1, 9)
+    ]
 
 
 def test_buildings_change_in_most_pairs(pairs):

@@ -1,7 +1,7 @@
 """The converters in tools/model_converters as a user runs them: an official
 checkpoint in, a checkpoint that mmengine loads strictly into our model out,
-giving the official outputs; a broken or foreign checkpoint is refused,
-named, and nothing is written."""
+giving the official outputs; a broken or foreign checkpoint is refused, named,
+and nothing is written."""
 from typing import Callable, NamedTuple, Tuple
 
 import pytest
@@ -99,8 +99,8 @@ def script(name):
 
 @pytest.fixture(scope='module', params=sorted(CONVERTERS))
 def converter(request):
-    """A converter's script, its case, and its reference model (built once
-    for all the tests of that converter)."""
+    """A converter's script, its case, and its reference model (built once for
+    all the tests of that converter)."""
     case = CONVERTERS[request.param]
     return script(request.param), case, case.official()
 
@@ -150,8 +150,8 @@ def test_other_architecture_is_refused(converter, tmp_path):
 
 
 def test_stanet_backbone_loads_resnet18_as_the_official_code(tmp_path):
-    """Every ImageNet weight lands; only the multi-grid block that
-    ResNet-18 lacks (layer4.2) keeps its initialisation."""
+    """Every ImageNet weight lands; only the multi-grid block that ResNet-18
+    lacks (layer4.2) keeps its initialisation."""
     reference = torchvision_reference('resnet18')
     src, dst = tmp_path / 'resnet18.pth', tmp_path / 'resnet18_in1k.pth'
     torch.save(reference.state_dict(), src)

@@ -1,14 +1,13 @@
-"""STANet-PAM through tools/train.py and tools/test.py on generated
-LEVIR-CD-style pairs: it has to learn the changes, not just run."""
+"""STANet-PAM through tools/train.py and tools/test.py on generated pairs in
+the style of LEVIR-CD: it has to learn the changes, not just run."""
 import glob
 import json
 import os.path as osp
 import textwrap
 
 import numpy as np
-from PIL import Image
-
 from mmzoo_testing import REPO, TRAIN_SEED, run_tool
+from PIL import Image
 
 ITERS = 60
 
@@ -33,27 +32,30 @@ default_hooks = dict(checkpoint=dict(interval={iters}),
 
 
 def scalars(work_dir):
-    (path, ) = glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                  'scalars.json'))
+    (path, ) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(path) as f:
         return [json.loads(line) for line in f]
 
 
 def change_fraction(data, split):
-    labels = [np.asarray(Image.open(p)) > 0 for p in
-              glob.glob(osp.join(data, split, 'label', '*.png'))]
+    labels = [
+        np.asarray(Image.open(p)) > 0
+        for p in glob.glob(osp.join(data, split, 'label', '*.png'))
+    ]
     return float(np.mean(np.concatenate([x.ravel() for x in labels])))
 
 
 def test_stanet_pam_learns_changes(synthetic_levircd, tmp_path):
     config = tmp_path / 'stanet.py'
-    base = osp.join(REPO, 'configs/stanet/'
-                    'stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py')
-    config.write_text(f"_base_ = '{base}'\n" + textwrap.dedent(
-        OVERRIDES.format(data=synthetic_levircd, iters=ITERS)))
+    base = osp.join(
+        REPO, 'configs/stanet/'
+        'stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py')
+    config.write_text(
+        f"_base_ = '{base}'\n" +
+        textwrap.dedent(OVERRIDES.format(data=synthetic_levircd, iters=ITERS)))
     work_dir = tmp_path / 'work'
-    run_tool('tools/train.py', config, '--work-dir', work_dir,
-             '--cfg-options', f'randomness.seed={TRAIN_SEED}')
+    run_tool('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+             f'randomness.seed={TRAIN_SEED}')
 
     records = scalars(work_dir)
     losses = [r['loss'] for r in records if 'loss' in r]
@@ -73,6 +75,6 @@ def test_stanet_pam_learns_changes(synthetic_levircd, tmp_path):
                       tmp_path / 'test')
     for key in ('precision', 'recall', 'f1', 'iou', 'oa', 'kappa'):
         assert key in result.stdout + result.stderr
-    panels = glob.glob(osp.join(tmp_path, '**', 'change_*.png'),
-                       recursive=True)
+    panels = glob.glob(
+        osp.join(tmp_path, '**', 'change_*.png'), recursive=True)
     assert panels, 'no change-map panels written'

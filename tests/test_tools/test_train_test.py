@@ -1,13 +1,15 @@
-"""tools/train.py then tools/test.py, for one config of each toolbox, on
-data generated in the real formats. The loss must fall, and the checkpoint,
-log, metrics and prediction pictures must be where a user looks."""
+"""tools/train.py then tools/test.py, for one config of each toolbox, on data
+generated in the real formats.
+
+The loss must fall, and the checkpoint, log, metrics and prediction pictures
+must be where a user looks.
+"""
 import glob
 import json
 import os.path as osp
 import textwrap
 
 import pytest
-
 from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
 SEG_OVERRIDES = """
@@ -139,15 +141,17 @@ default_hooks = dict(checkpoint=dict(interval=5), logger=dict(interval=1))
 """
 
 CASES = {
-    'res2net-seg': ('res2net/upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py',
-                    SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
-    'res2net-det': ('res2net/faster-rcnn_res2net50-26w4s_fpn_1x_coco.py',
-                    DET_OVERRIDES, 'synthetic_coco', 'epoch_4.pth',
-                    'coco/bbox_mAP'),
+    'res2net-seg':
+    ('res2net/upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py',
+     SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
+    'res2net-det':
+    ('res2net/faster-rcnn_res2net50-26w4s_fpn_1x_coco.py', DET_OVERRIDES,
+     'synthetic_coco', 'epoch_4.pth', 'coco/bbox_mAP'),
     'res2net-cls': ('res2net/res2net50-26w4s_8xb32_in1k.py', CLS_OVERRIDES,
                     'synthetic_imagenet', 'epoch_5.pth', 'accuracy/top1'),
-    'resnext-seg': ('resnext/upernet_resnext50-32x4d_4xb4-80k_ade20k-512x512.py',
-                    SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
+    'resnext-seg':
+    ('resnext/upernet_resnext50-32x4d_4xb4-80k_ade20k-512x512.py',
+     SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
     # The 101-64x4d detector at the width of ResNeXt-50 32x4d: the same
     # config and code path at half the cost of a test run.
     'resnext-det': ('resnext/faster-rcnn_resnext101-64x4d_fpn_1x_coco.py',
@@ -158,8 +162,8 @@ CASES = {
 
 def losses(work_dir):
     """Training losses from mmengine's scalars log, in logged order."""
-    (scalars, ) = glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                     'scalars.json'))
+    (scalars, ) = glob.glob(
+        osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(scalars) as f:
         records = [json.loads(line) for line in f]
     return [r['loss'] for r in records if 'loss' in r]
@@ -171,8 +175,8 @@ def test_train_then_test(task, tmp_path, request):
     data = request.getfixturevalue(data_fixture)
     config = tmp_path / f'{task}.py'
     base = osp.join(REPO, 'configs', config_name)
-    config.write_text(f"_base_ = '{base}'\n" + textwrap.dedent(
-        overrides.format(data=data)))
+    config.write_text(f"_base_ = '{base}'\n" +
+                      textwrap.dedent(overrides.format(data=data)))
     work_dir = tmp_path / 'work'
 
     run_tool('tools/train.py', config, '--work-dir', work_dir,
@@ -202,8 +206,10 @@ def test_amp_without_accelerator_is_a_clear_error():
     import torch
     if torch.cuda.is_available():
         pytest.skip('this machine has a GPU')
-    result = run_tool('tools/train.py', osp.join(
-        REPO, 'configs/res2net/res2net50-26w4s_8xb32_in1k.py'), '--amp',
-                      check=False)
+    result = run_tool(
+        'tools/train.py',
+        osp.join(REPO, 'configs/res2net/res2net50-26w4s_8xb32_in1k.py'),
+        '--amp',
+        check=False)
     assert result.returncode != 0
     assert '--amp needs an accelerator' in result.stderr

@@ -38,9 +38,9 @@ def test_error_image_colours():
     label = np.array([[1, 1, 0, 0, 255]])
     pred = np.array([[1, 0, 1, 0, 1]])
     out = error_image(pred, label)
-    np.testing.assert_array_equal(
-        out[0], [[255, 255, 255], [40, 200, 60], [230, 40, 40], [0, 0, 0],
-                 [110, 110, 110]])
+    np.testing.assert_array_equal(out[0],
+                                  [[255, 255, 255], [40, 200, 60],
+                                   [230, 40, 40], [0, 0, 0], [110, 110, 110]])
 
 
 def test_panel_lays_out_the_pictures_side_by_side():

@@ -1,5 +1,5 @@
-"""The validation/test hook drawing change maps through mmengine's
-visualiser, checked pixel by pixel against the panel it should write."""
+"""The validation/test hook drawing change maps through mmengine's visualiser,
+checked pixel by pixel against the panel it should write."""
 import uuid
 
 import cv2

@@ -1,5 +1,7 @@
 """RNGStateHook against the generators themselves: after a resume they draw
-what the interrupted run would have drawn next. The whole training round
+what the interrupted run would have drawn next.
+
+The whole training round
 trip is tests/test_engine/test_checkpoint.py::test_resume_continues_exactly.
 """
 import random
@@ -53,9 +55,9 @@ def test_epoch_loop_resumes_every_generator():
 
 
 def test_iteration_loop_resumes_torch_alone_at_the_first_iteration():
-    """The iteration loop's data replay re-draws the numpy and python
-    numbers itself: only torch's generator is restored, once, when the
-    first resumed iteration starts."""
+    """The iteration loop's data replay re-draws the numpy and python numbers
+    itself: only torch's generator is restored, once, when the first resumed
+    iteration starts."""
     checkpoint, expected = saved_checkpoint()
     draw()
     hook, runner = RNGStateHook(), fake_runner(IterBasedTrainLoop)

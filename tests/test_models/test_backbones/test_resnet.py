@@ -25,8 +25,9 @@ def torchvision_features(model, x):
 def test_same_features_as_torchvision(depth):
     reference = torchvision_reference(f'resnet{depth}')
     ours = ResNet(depth=depth).eval()
-    ref_state = [v for k, v in reference.state_dict().items()
-                 if not k.startswith('fc.')]
+    ref_state = [
+        v for k, v in reference.state_dict().items() if not k.startswith('fc.')
+    ]
     our_keys = list(ours.state_dict())
     assert len(our_keys) == len(ref_state)
     ours.load_state_dict(dict(zip(our_keys, ref_state)))
@@ -43,8 +44,7 @@ def test_stanet_multi_grid_last_stage():
     model = ResNet(depth=18, multi_grid=(1, 2, 4))
     layer4 = model.layer4
     assert len(layer4) == 3
-    assert [b.conv1.conv.dilation for b in layer4] == [(1, 1), (2, 2),
-                                                       (4, 4)]
+    assert [b.conv1.conv.dilation for b in layer4] == [(1, 1), (2, 2), (4, 4)]
     # The second convolution of each block stays undilated (conv3x3).
     assert all(b.conv2.conv.dilation == (1, 1) for b in layer4)
     assert layer4[0].conv1.conv.stride == (2, 2)

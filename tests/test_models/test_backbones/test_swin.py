@@ -1,7 +1,6 @@
-"""Swin Transformer against the official parameter counts (timm's ports of
-the official models), an explicitly padded pure-PyTorch reference written
-here, mmseg's SwinTransformer given the same weights, and the upstream
-registries."""
+"""Swin Transformer against the official parameter counts (timm's ports of the
+official models), an explicitly padded pure-PyTorch reference written here,
+mmseg's SwinTransformer given the same weights, and the upstream registries."""
 import copy
 
 import pytest
@@ -29,9 +28,11 @@ def test_classifier_parameter_count_matches_official(config):
     # Shapes alone decide the count: build on the meta device.
     with torch.device('meta'):
         ours = num_params(build_model(config))
-        official = num_params(timm.create_model(
-            f'swin_{arch}_patch4_window7_224', pretrained=False,
-            num_classes=1000))
+        official = num_params(
+            timm.create_model(
+                f'swin_{arch}_patch4_window7_224',
+                pretrained=False,
+                num_classes=1000))
     assert ours == official == published_params(config)
 
 
@@ -45,12 +46,11 @@ def test_output_shapes_and_strides_for_any_input_size():
     model = small_swin().eval()
     outs = model(torch.rand(1, 3, 97, 131))
     # ceil(97 / 4) = 25, then halved with rounding up at each merge
-    assert [tuple(o.shape) for o in outs] == [
-        (1, 16, 25, 33), (1, 32, 13, 17), (1, 64, 7, 9), (1, 128, 4, 5)]
+    assert [tuple(o.shape) for o in outs] == [(1, 16, 25, 33), (1, 32, 13, 17),
+                                              (1, 64, 7, 9), (1, 128, 4, 5)]
     assert model.out_channels == (16, 32, 64, 128)
     outs = small_swin(out_indices=(1, 3)).eval()(torch.rand(2, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 12),
-                                              (2, 128, 2, 3)]
+    assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 12), (2, 128, 2, 3)]
 
 
 # ---------------------------------------------------------------------------
@@ -88,8 +88,9 @@ def ref_block(block, x, ws, shift):
     qkv = F.linear(win, attn.qkv.weight, attn.qkv.bias)
     q, k, v = qkv.view(-1, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
     scores = q @ k.transpose(-2, -1) * (C // heads)**-0.5
-    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
-                                        indexing='ij')).flatten(1)
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(ws), torch.arange(ws),
+                       indexing='ij')).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + ws - 1
     index = rel[..., 0] * (2 * ws - 1) + rel[..., 1]
     bias = attn.relative_position_bias_table[index.view(-1)].view(N, N, -1)
@@ -107,15 +108,16 @@ def ref_block(block, x, ws, shift):
     x = x + out[:, :H, :W]
     fc1, fc2 = block.ffn.layers[0][0], block.ffn.layers[1]
     y = F.layer_norm(x, (C, ), block.norm2.weight, block.norm2.bias)
-    return x + F.linear(F.gelu(F.linear(y, fc1.weight, fc1.bias)),
-                        fc2.weight, fc2.bias)
+    return x + F.linear(
+        F.gelu(F.linear(y, fc1.weight, fc1.bias)), fc2.weight, fc2.bias)
 
 
 def ref_merge(merge, x):
     B, H, W, C = x.shape
     x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
-    x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
-                   x[:, 1::2, 1::2]], -1)
+    x = torch.cat([
+        x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
+    ], -1)
     x = F.layer_norm(x, (4 * C, ), merge.norm.weight, merge.norm.bias)
     return F.linear(x, merge.reduction.weight)
 
@@ -155,9 +157,12 @@ def test_equals_mmseg_swin_given_the_same_weights():
     from mmseg.models.backbones import SwinTransformer as MMSegSwin
     ours = small_swin().eval()
     mmseg = MMSegSwin(
-        embed_dims=16, depths=SMALL_ARCH['depths'],
-        num_heads=SMALL_ARCH['num_heads'], window_size=7,
-        drop_path_rate=0., out_indices=(0, 1, 2, 3))
+        embed_dims=16,
+        depths=SMALL_ARCH['depths'],
+        num_heads=SMALL_ARCH['num_heads'],
+        window_size=7,
+        drop_path_rate=0.,
+        out_indices=(0, 1, 2, 3))
     mmseg.eval()  # mmseg's train() returns None: no chaining
     missing, unexpected = mmseg.load_state_dict(
         swin_to_mmseg(ours.state_dict()), strict=False)
@@ -175,8 +180,10 @@ def test_equals_mmseg_swin_given_the_same_weights():
 def test_frozen_stages():
     model = small_swin(frozen_stages=2)
     assert model.train() is model  # the nn.Module contract
-    frozen = [model.patch_embed, model.stages[0], model.stages[1],
-              model.norm0, model.norm1]
+    frozen = [
+        model.patch_embed, model.stages[0], model.stages[1], model.norm0,
+        model.norm1
+    ]
     for module in frozen:
         assert all(not p.requires_grad for p in module.parameters())
         assert not any(m.training for m in module.modules())
@@ -188,8 +195,7 @@ def test_frozen_stages():
 def test_with_cp_gives_same_outputs_and_gradients():
     assert_checkpointing_changes_nothing(
         small_swin(out_indices=(3, )),
-        small_swin(out_indices=(3, ), with_cp=True),
-        torch.randn(2, 3, 60, 44))
+        small_swin(out_indices=(3, ), with_cp=True), torch.randn(2, 3, 60, 44))
 
 
 def test_drop_path_acts_in_training_only():
@@ -203,8 +209,8 @@ def test_drop_path_acts_in_training_only():
 
 
 def test_compiled_ops_and_reference_agree(monkeypatch):
-    """Same outputs and gradients with the compiled ops and with the
-    pure-PyTorch references of mmzoo.ops swapped in."""
+    """Same outputs and gradients with the compiled ops and with the references
+    of mmzoo.ops, in plain PyTorch, swapped in."""
     from mmzoo.models.backbones import swin
     from mmzoo.ops._library import extension_loaded
     if not extension_loaded():
@@ -220,8 +226,7 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
         return outs, torch.autograd.grad(loss, list(model.parameters()))
 
     compiled = run()
-    for name in ('window_attention_qkv', 'window_partition',
-                 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     reference = run()
@@ -230,10 +235,12 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
 
 
 def outputs_and_gradients(model, x, autocast_dtype=None):
-    """The backbone's outputs and parameter gradients, as one float64
-    vector each, on the CPU."""
-    with torch.autocast('cuda', dtype=autocast_dtype or torch.float16,
-                        enabled=autocast_dtype is not None):
+    """The backbone's outputs and parameter gradients, as one float64 vector
+    each, on the CPU."""
+    with torch.autocast(
+            'cuda',
+            dtype=autocast_dtype or torch.float16,
+            enabled=autocast_dtype is not None):
         outs = model(x)
     loss = sum(o.float().square().mean() for o in outs)
     grads = torch.autograd.grad(loss, list(model.parameters()))
@@ -247,17 +254,16 @@ def outputs_and_gradients(model, x, autocast_dtype=None):
 @pytest.mark.parametrize('autocast_dtype',
                          [None, torch.float16, torch.bfloat16])
 def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
-    """On the GPU, in float32 and under autocast, the backbone on mmzoo's
-    CUDA kernels is at least as close to a float64 CPU run as the same
-    backbone on plain PyTorch ops (the pure-PyTorch references)."""
+    """On the GPU, in float32 and under autocast, the backbone on mmzoo's CUDA
+    kernels is at least as close to a float64 CPU run as the same backbone on
+    plain PyTorch ops (the pure-PyTorch references)."""
     from mmzoo.models.backbones import swin
     model = small_swin(out_indices=(0, 3))
     x = torch.randn(2, 3, 57, 75)
     exact = outputs_and_gradients(copy.deepcopy(model).double(), x.double())
     gpu = model.cuda()
     ours = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
-    for name in ('window_attention_qkv', 'window_partition',
-                 'window_reverse'):
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
         monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
                                                 f'{name}_reference'))
     plain = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
@@ -312,8 +318,7 @@ def test_pretrained_loads_weights(tmp_path):
     torch.save(dict(state_dict=source.state_dict()), path)
     model = SwinTransformer(arch=SMALL_ARCH, pretrained=str(path))
     model.init_weights()
-    for a, b in zip(model.state_dict().values(),
-                    source.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), source.state_dict().values()):
         torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match='pretrained or init_cfg'):
         SwinTransformer(pretrained=str(path), init_cfg=dict(type='Normal'))
@@ -345,5 +350,6 @@ def test_invalid_arguments_are_named():
     with pytest.raises(ValueError, match='frozen_stages'):
         SwinTransformer(frozen_stages=5)
     with pytest.raises(ValueError, match='not divisible by num_heads'):
-        SwinTransformer(arch=dict(embed_dims=10, depths=(2, ),
-                                  num_heads=(3, )), out_indices=(0, ))
+        SwinTransformer(
+            arch=dict(embed_dims=10, depths=(2, ), num_heads=(3, )),
+            out_indices=(0, ))

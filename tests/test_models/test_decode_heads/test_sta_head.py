@@ -28,8 +28,8 @@ def reference_pam_block(block, x):
     w = w2 // 2
     value, query, key = block.value(x), block.query(x), block.key(x)
     # The official code stacks the dates on a fifth axis.
-    value, query, key = (torch.stack([t[..., :w], t[..., w:]], 4)
-                         for t in (value, query, key))
+    value, query, key = (
+        torch.stack([t[..., :w], t[..., w:]], 4) for t in (value, query, key))
     cv, ck = value.shape[1], query.shape[1]
     out = torch.zeros(b, cv, h, w, 2, dtype=x.dtype)
     for r0, r1 in official_bounds(h, block.scale):
@@ -44,8 +44,8 @@ def reference_pam_block(block, x):
 
 
 def reference_pam(pam, x):
-    return pam.fuse(torch.cat([reference_pam_block(b, x)
-                               for b in pam.blocks], 1))
+    return pam.fuse(
+        torch.cat([reference_pam_block(b, x) for b in pam.blocks], 1))
 
 
 def reference_bam(bam, x):
@@ -66,13 +66,14 @@ def distance(a, b):
 
 
 def compare(head, reference, shape):
-    """Head output and gradients (inputs and weights) against the
-    reference attention followed by the distance."""
+    """Head output and gradients (inputs and weights) against the reference
+    attention followed by the distance."""
     torch.manual_seed(0)
     head = head.double().train()
     head.init_weights()
-    a, b = (torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-            for _ in range(2))
+    a, b = (
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        for _ in range(2))
     ours = head((a, b))
     both = reference(head.attention, torch.cat([a, b], 3))
     w = shape[3]
@@ -82,25 +83,26 @@ def compare(head, reference, shape):
     grad = torch.randn_like(ours)
     got = torch.autograd.grad(ours, leaves, grad, allow_unused=True)
     want = torch.autograd.grad(expected, leaves, grad, allow_unused=True)
-    for name, g1, g2 in zip(['a', 'b'] + [n for n, _ in
-                                          head.named_parameters()],
-                            got, want):
+    names = ['a', 'b'] + [n for n, _ in head.named_parameters()]
+    for name, g1, g2 in zip(names, got, want):
         if g2 is None:
             assert g1 is None or not g1.any(), name
             continue
         torch.testing.assert_close(g1, g2, rtol=1e-8, atol=1e-9, msg=name)
 
 
-@pytest.mark.parametrize('shape', [(2, 16, 16, 16), (2, 16, 19, 13)],
-                         ids=['regions-divide', 'remainder-regions'])
+@pytest.mark.parametrize(
+    'shape', [(2, 16, 16, 16), (2, 16, 19, 13)],
+    ids=['regions-divide', 'remainder-regions'])
 def test_pam_equals_official_formulation(shape):
     compare(STAHead(in_channels=16, attention='pam'), reference_pam, shape)
 
 
 @pytest.mark.parametrize('ds', [1, 2])
 def test_bam_equals_official_formulation(ds):
-    compare(STAHead(in_channels=16, attention='bam', ds=ds), reference_bam,
-            (2, 16, 8, 12))
+    compare(
+        STAHead(in_channels=16, attention='bam', ds=ds), reference_bam,
+        (2, 16, 8, 12))
 
 
 def test_base_model_distance_is_the_channel_norm():
@@ -155,8 +157,10 @@ def test_is_an_mmseg_decode_head_without_a_classifier():
     # The keys of STANet checkpoints: the attention only, no conv_seg.
     norm = ('weight', 'bias', 'running_mean', 'running_var',
             'num_batches_tracked')
-    expected = {'attention.fuse.weight', 'attention.blocks.0.value.weight',
-                'attention.blocks.0.value.bias'}
+    expected = {
+        'attention.fuse.weight', 'attention.blocks.0.value.weight',
+        'attention.blocks.0.value.bias'
+    }
     for branch in ('query', 'key'):
         prefix = f'attention.blocks.0.{branch}'
         expected |= {f'{prefix}.0.weight', f'{prefix}.0.bias'}
@@ -165,16 +169,16 @@ def test_is_an_mmseg_decode_head_without_a_classifier():
 
 
 def test_building_draws_only_the_attention_from_the_random_stream():
-    """A seeded run starts from the weights it had before the head became
-    an mmseg decode head: building the head draws exactly what building
-    its attention draws."""
+    """A seeded run starts from the weights it had before the head became an
+    mmseg decode head: building the head draws exactly what building its
+    attention draws."""
     torch.manual_seed(0)
     PAM(16)
     after_attention = torch.get_rng_state()
     torch.manual_seed(0)
     STAHead(in_channels=16, attention='pam')
-    torch.testing.assert_close(torch.get_rng_state(), after_attention,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        torch.get_rng_state(), after_attention, rtol=0, atol=0)
 
 
 def samples_with(labels):
@@ -187,14 +191,16 @@ def samples_with(labels):
 
 
 def paper_bcl(distance, label, margin):
-    """Eq. (8) of Chen and Shi (2020), as the official loss counts pixels:
-    mean squared distance of unchanged pixels plus mean squared shortfall
-    of changed ones below the margin; label 255 in neither."""
+    """The BCL of Chen and Shi (2020), their Eq. (8), counted per pixel as the
+    official loss does.
+
+    Mean squared distance of unchanged pixels plus mean squared shortfall of
+    changed ones below the margin; label 255 in neither.
+    """
     d, y = distance.flatten().tolist(), label.flatten().tolist()
     pull = [di**2 for di, yi in zip(d, y) if yi == 0]
     push = [max(0.0, margin - di)**2 for di, yi in zip(d, y) if yi == 1]
-    return (sum(pull) / (len(pull) + 1e-4) + sum(push) /
-            (len(push) + 1e-4))
+    return (sum(pull) / (len(pull) + 1e-4) + sum(push) / (len(push) + 1e-4))
 
 
 def test_loss_by_feat_is_the_paper_loss_at_label_resolution():
@@ -206,8 +212,8 @@ def test_loss_by_feat_is_the_paper_loss_at_label_resolution():
     losses = head.loss_by_feat(distance, samples_with(labels))
     assert set(losses) == {'loss_bcl', 'acc_change'}
     # align_corners=True, as STANet upsamples its distances
-    upsampled = F.interpolate(distance, (17, 21), mode='bilinear',
-                              align_corners=True)[:, 0]
+    upsampled = F.interpolate(
+        distance, (17, 21), mode='bilinear', align_corners=True)[:, 0]
     assert losses['loss_bcl'].item() == pytest.approx(
         paper_bcl(upsampled, labels, margin=2.0), rel=1e-5)
     valid = labels != 255
@@ -219,17 +225,25 @@ def test_loss_by_feat_is_the_paper_loss_at_label_resolution():
 def test_losses_of_one_name_add_up_and_of_two_names_stay_apart():
     distance = torch.rand(1, 1, 4, 4) * 2
     labels = torch.randint(0, 2, (1, 4, 4))
-    single = STAHead(in_channels=4, attention='none').loss_by_feat(
-        distance, samples_with(labels))['loss_bcl']
-    split = STAHead(in_channels=4, attention='none', loss_decode=[
-        dict(type='mmzoo.BCLLoss', loss_weight=0.25),
-        dict(type='mmzoo.BCLLoss', loss_weight=0.75)
-    ]).loss_by_feat(distance, samples_with(labels))
+    single = STAHead(
+        in_channels=4,
+        attention='none').loss_by_feat(distance,
+                                       samples_with(labels))['loss_bcl']
+    split = STAHead(
+        in_channels=4,
+        attention='none',
+        loss_decode=[
+            dict(type='mmzoo.BCLLoss', loss_weight=0.25),
+            dict(type='mmzoo.BCLLoss', loss_weight=0.75)
+        ]).loss_by_feat(distance, samples_with(labels))
     torch.testing.assert_close(split['loss_bcl'], single)
-    named = STAHead(in_channels=4, attention='none', loss_decode=[
-        dict(type='mmzoo.BCLLoss'),
-        dict(type='mmzoo.BCLLoss', margin=1.0, loss_name='loss_bcl_m1')
-    ]).loss_by_feat(distance, samples_with(labels))
+    named = STAHead(
+        in_channels=4,
+        attention='none',
+        loss_decode=[
+            dict(type='mmzoo.BCLLoss'),
+            dict(type='mmzoo.BCLLoss', margin=1.0, loss_name='loss_bcl_m1')
+        ]).loss_by_feat(distance, samples_with(labels))
     assert set(named) == {'loss_bcl', 'loss_bcl_m1', 'acc_change'}
     torch.testing.assert_close(named['loss_bcl'], single)
 

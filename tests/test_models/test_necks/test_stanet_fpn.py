@@ -17,11 +17,12 @@ def official_decoder(neck, x5, x2, x3, x4):
     """Decoder.forward: reduce, upsample to x2's size (align_corners),
     concatenate (x, x2, x3, x4), 3×3 conv-BN-ReLU, dropout, 1×1 conv-BN-
     ReLU. Eval mode: dropout is the identity."""
-    x2, x3, x4, x = (conv_bn_relu(t, m) for t, m in
-                     zip((x2, x3, x4, x5), neck.reduce))
+    x2, x3, x4, x = (conv_bn_relu(t, m)
+                     for t, m in zip((x2, x3, x4, x5), neck.reduce))
     size = x2.shape[2:]
-    x, x3, x4 = (F.interpolate(t, size=size, mode='bilinear',
-                               align_corners=True) for t in (x, x3, x4))
+    x, x3, x4 = (
+        F.interpolate(t, size=size, mode='bilinear', align_corners=True)
+        for t in (x, x3, x4))
     x = torch.cat((x, x2, x3, x4), dim=1)
     x = conv_bn_relu(x, neck.fuse, padding=1)
     return conv_bn_relu(x, neck.project)
@@ -37,8 +38,10 @@ def test_equals_official_decoder():
             m.bias.data.uniform_(-0.5, 0.5)
     neck.eval()
     # ResNet-18 stages of a 64×64 image at output stride 32.
-    feats = [torch.randn(2, c, 16 // 2**i, 16 // 2**i)
-             for i, c in enumerate((64, 128, 256, 512))]
+    feats = [
+        torch.randn(2, c, 16 // 2**i, 16 // 2**i)
+        for i, c in enumerate((64, 128, 256, 512))
+    ]
     with torch.no_grad():
         out = neck(feats)
         expected = official_decoder(neck, feats[3], *feats[:3])

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.default_scope('mmzoo')
 MODEL = dict(
     type='mmzoo.SiamEncoderDecoder',
     data_preprocessor=dict(
-        type='mmseg.SegDataPreProcessor', mean=[127.5] * 6,
-        std=[127.5] * 6, bgr_to_rgb=False, pad_val=0, seg_pad_val=255,
+        type='mmseg.SegDataPreProcessor',
+        mean=[127.5] * 6,
+        std=[127.5] * 6,
+        bgr_to_rgb=False,
+        pad_val=0,
+        seg_pad_val=255,
         size=(64, 64)),
     backbone=dict(type='mmzoo.ResNet', depth=18, multi_grid=(1, 2, 4)),
     neck=dict(type='mmzoo.STANetFPN'),
@@ -34,8 +38,8 @@ def build(**test_cfg):
 
 
 def sample(h, w, **meta):
-    s = SegDataSample(metainfo=dict(dict(img_shape=(h, w), ori_shape=(h, w)),
-                                    **meta))
+    s = SegDataSample(
+        metainfo=dict(dict(img_shape=(h, w), ori_shape=(h, w)), **meta))
     label = torch.randint(0, 2, (1, h, w))
     label[:, :4] = 255  # padding-like band: ignored by the loss
     s.gt_sem_seg = PixelData(data=label)
@@ -44,9 +48,12 @@ def sample(h, w, **meta):
 
 def test_loss_through_the_data_preprocessor_and_backward():
     model = build().train()
-    data = dict(inputs=[torch.randint(0, 256, (6, 64, 64), dtype=torch.uint8)
-                        for _ in range(2)],
-                data_samples=[sample(64, 64) for _ in range(2)])
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (6, 64, 64), dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=[sample(64, 64) for _ in range(2)])
     data = model.data_preprocessor(data, training=True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_bcl', 'acc_change'}
@@ -61,9 +68,10 @@ def test_predict_fills_mmseg_fields_at_the_original_size():
     inputs = torch.randn(2, 6, 64, 64)
     # The second pair was padded by 8 columns on the right and its original
     # image was 112 x 96: the padding is cut and the scores resized.
-    samples = [sample(64, 64, padding_size=[0, 0, 0, 0]),
-               sample(64, 56, ori_shape=(112, 96),
-                      padding_size=[0, 8, 0, 0])]
+    samples = [
+        sample(64, 64, padding_size=[0, 0, 0, 0]),
+        sample(64, 56, ori_shape=(112, 96), padding_size=[0, 8, 0, 0])
+    ]
     with torch.no_grad():
         out = model(inputs, samples, mode='predict')
     assert out[0].pred_sem_seg.data.shape == (1, 64, 64)
@@ -72,8 +80,7 @@ def test_predict_fills_mmseg_fields_at_the_original_size():
         scores = s.seg_logits.data
         assert scores.shape == s.pred_sem_seg.data.shape
         assert (scores >= 0).all()  # distances
-        torch.testing.assert_close(
-            s.pred_sem_seg.data, (scores > 1.0).long())
+        torch.testing.assert_close(s.pred_sem_seg.data, (scores > 1.0).long())
 
 
 def test_predict_without_samples_and_tensor_mode():
@@ -87,17 +94,17 @@ def test_predict_without_samples_and_tensor_mode():
 
 
 def test_scores_are_the_head_distances_upsampled_to_the_input():
-    """encode_decode hands the head the batch's size through mmseg's
-    predict interface: the embeddings' distances, upsampled bilinearly
-    with aligned corners to the (padded) input."""
+    """encode_decode hands the head the batch's size through mmseg's predict
+    interface: the embeddings' distances, upsampled bilinearly with aligned
+    corners to the (padded) input."""
     model = build().eval()
     inputs = torch.randn(1, 6, 64, 48)
     with torch.no_grad():
         low = model(inputs, mode='tensor')
         scores = model.encode_decode(inputs, [dict(img_shape=(60, 40))])
     torch.testing.assert_close(
-        scores, F.interpolate(low, (64, 48), mode='bilinear',
-                              align_corners=True))
+        scores,
+        F.interpolate(low, (64, 48), mode='bilinear', align_corners=True))
 
 
 def test_identical_dates_show_no_change_and_dates_commute():
@@ -114,8 +121,11 @@ def test_identical_dates_show_no_change_and_dates_commute():
 def test_slide_inference_covers_and_averages_windows():
     # Six windows per image, four per forward: two images' windows are
     # batched together and split back.
-    model = build(mode='slide', crop_size=(64, 64), stride=(32, 32),
-                  windows_per_forward=4).eval()
+    model = build(
+        mode='slide',
+        crop_size=(64, 64),
+        stride=(32, 32),
+        windows_per_forward=4).eval()
     x = torch.randn(2, 6, 96, 128)
     with torch.no_grad():
         slide = model.inference(x, [{}, {}])
@@ -130,14 +140,13 @@ def test_slide_inference_covers_and_averages_windows():
                     expected[i:i + 1, :, y:y + 64, x0:x0 + 64] += \
                         model.encode_decode(crop, None)
                     count[i:i + 1, :, y:y + 64, x0:x0 + 64] += 1
-    torch.testing.assert_close(slide, expected / count, atol=1e-5,
-                               rtol=1e-5)
+    torch.testing.assert_close(slide, expected / count, atol=1e-5, rtol=1e-5)
     # One window the size of the image is whole-image inference.
     whole = build(mode='slide', crop_size=(64, 64), stride=(32, 32)).eval()
     with torch.no_grad():
         y = torch.randn(1, 6, 64, 64)
-        torch.testing.assert_close(whole.inference(y, [{}]),
-                                   whole.encode_decode(y, None))
+        torch.testing.assert_close(
+            whole.inference(y, [{}]), whole.encode_decode(y, None))
 
 
 def test_bad_inputs_and_configs_are_named():

@@ -86,8 +86,10 @@ def test_zero_init_residual_leaves_a_checkpoint_alone(tmp_path):
     source.init_weights()
     path = tmp_path / 'resnet18.pth'
     torch.save({'state_dict': source.state_dict()}, path)
-    backbone = ResNet(depth=18, zero_init_residual=True,
-                      init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    backbone = ResNet(
+        depth=18,
+        zero_init_residual=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     backbone.init_weights()
     for block, expected in zip(blocks(backbone), blocks(source)):
         torch.testing.assert_close(block.last_norm.weight,
