@@ -4,6 +4,7 @@ its installed version, and the ranges users see in requirements/*.txt must
 admit what was locked."""
 import importlib.metadata
 import os.path as osp
+import sysconfig
 from glob import glob
 
 import pytest
@@ -38,9 +39,15 @@ def read_lock():
 
 
 def installed():
+    """What the environment has installed, as pip lists it: the packages of its
+    site-packages, not those that a package vendors inside itself (once
+    imported, setuptools puts its vendored packages' folder on sys.path)."""
+    paths = sorted(
+        {sysconfig.get_path('purelib'),
+         sysconfig.get_path('platlib')})
     return {
         canonicalize_name(dist.metadata['Name']): dist.version
-        for dist in importlib.metadata.distributions()
+        for dist in importlib.metadata.distributions(path=paths)
     }
 
 
