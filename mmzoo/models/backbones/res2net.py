@@ -12,10 +12,10 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmzoo.registry import MODELS
-from ..utils import ResNetBase
+from ..utils import ResidualBlock, ResNetBase
 
 
-class Bottle2neck(nn.Module):
+class Bottle2neck(ResidualBlock):
     """Bottleneck whose 3×3 convolution is replaced by ``scales`` splits of
     ``width`` channels, convolved hierarchically: each split (but the first)
     adds the previous split's output before its own 3×3 convolution, and the
@@ -99,15 +99,8 @@ class Bottle2neck(nn.Module):
             outs.append(self.pool(last) if self.pool is not None else last)
         return torch.cat(outs, dim=1)
 
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that ends the residual branch (zero_init_residual)."""
-        return self.conv3.norm
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(self._multi_scale(x))
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return self.relu(out + identity)
+        return self.add_shortcut(self.conv3(self._multi_scale(x)), x)
 
 
 @MODELS.register_module()

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 
 from mmzoo.registry import MODELS
-from ..utils import ResNetBase
+from ..utils import ResidualBlock, ResNetBase
 
 
 def radix_softmax(attn: torch.Tensor, radix: int, groups: int) -> torch.Tensor:
@@ -126,7 +126,7 @@ class SplitAttentionConv2d(nn.Module):
         return (splits * attn).sum(dim=1)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """ResNeSt bottleneck: 1×1 reduction, a 3×3 split-attention convolution,
     1×1 expansion.
 
@@ -196,11 +196,6 @@ class Bottleneck(nn.Module):
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that ends the residual branch (zero_init_residual)."""
-        return self.conv3.norm
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(x)
         if self.avd_pool is not None and self.avd_first:
@@ -208,9 +203,7 @@ class Bottleneck(nn.Module):
         out = self.conv2(out)
         if self.avd_pool is not None and not self.avd_first:
             out = self.avd_pool(out)
-        out = self.conv3(out)
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return self.relu(out + identity)
+        return self.add_shortcut(self.conv3(out), x)
 
 
 @MODELS.register_module()

@@ -13,10 +13,10 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmzoo.registry import MODELS
-from ..utils import ResNetBase
+from ..utils import ResidualBlock, ResNetBase
 
 
-class BasicBlock(nn.Module):
+class BasicBlock(ResidualBlock):
     """Two 3×3 convolutions and a residual connection.
 
     Only the first convolution carries the stride and the dilation; the
@@ -34,6 +34,7 @@ class BasicBlock(nn.Module):
         norm_cfg (dict): Normalisation config.
     """
     expansion = 1
+    last_conv = 'conv2'
 
     def __init__(self, inplanes: int, planes: int, stride: int, dilation: int,
                  shortcut: Optional[nn.Module], conv_cfg: Optional[dict],
@@ -61,15 +62,8 @@ class BasicBlock(nn.Module):
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that ends the residual branch (zero_init_residual)."""
-        return self.conv2.norm
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.conv1(x))
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return self.relu(out + identity)
+        return self.add_shortcut(self.conv2(self.conv1(x)), x)
 
 
 @MODELS.register_module()

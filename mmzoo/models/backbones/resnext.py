@@ -11,10 +11,10 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmzoo.registry import MODELS
-from ..utils import ResNetBase
+from ..utils import ResidualBlock, ResNetBase
 
 
-class GroupedBottleneck(nn.Module):
+class GroupedBottleneck(ResidualBlock):
     """1×1 reduce, grouped 3×3, 1×1 expand: ``groups`` parallel paths of
     ``base_width`` channels (for ``planes == 64``) aggregated by the last
     convolution.
@@ -67,15 +67,8 @@ class GroupedBottleneck(nn.Module):
         self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that ends the residual branch (zero_init_residual)."""
-        return self.conv3.norm
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(self.conv2(self.conv1(x)))
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return self.relu(out + identity)
+        return self.add_shortcut(self.conv3(self.conv2(self.conv1(x))), x)
 
 
 @MODELS.register_module()

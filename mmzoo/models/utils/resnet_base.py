@@ -17,6 +17,27 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .backbone import backbone_init_cfg, freeze
 
 
+class ResidualBlock(nn.Module):
+    """A block of the ResNet family: a residual branch that ends in the
+    convolution ``last_conv`` (a ConvModule with a norm and no activation), an
+    identity or projection ``shortcut``, and a ReLU after their sum.
+
+    A subclass sets ``shortcut`` and ``relu`` after its convolutions (the
+    official order of the weights) and ends ``forward`` with
+    :meth:`add_shortcut`.
+    """
+    last_conv = 'conv3'
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that ends the residual branch (``zero_init_residual``)."""
+        return getattr(self, self.last_conv).norm
+
+    def add_shortcut(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return self.relu(out + identity)
+
+
 def build_stem(in_channels: int, stem_channels: int, deep_stem: bool,
                conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Sequential:
     """The stride-4 stem: a 7×7 convolution, or three 3×3 convolutions
