@@ -215,3 +215,15 @@ def test_amp_without_accelerator_is_a_clear_error():
         check=False)
     assert result.returncode != 0
     assert '--amp needs an accelerator' in result.stderr
+
+
+def test_auto_scale_lr_without_a_base_batch_is_a_clear_error():
+    """mmseg's configs state no auto_scale_lr: the flag names what is missing
+    and where, before anything is built."""
+    config = osp.join(
+        REPO,
+        'configs/res2net/upernet_res2net50-26w4s_4xb4-80k_ade20k-512x512.py')
+    result = run_tool('tools/train.py', config, '--auto-scale-lr', check=False)
+    assert result.returncode != 0
+    assert 'auto_scale_lr.base_batch_size' in result.stderr
+    assert config in result.stderr
