@@ -65,7 +65,9 @@ def enable_visualization(cfg: Config, show_dir, show: bool,
         hook.update(draw=True, interval=1)
         if show_dir:
             cfg.visualizer['save_dir'] = show_dir
-    elif hook_type == 'DetVisualizationHook':
+    elif hook_type in ('DetVisualizationHook',
+                       'ReconstructionVisualizationHook'):
+        # mmzoo's own test-time hooks take DetVisualizationHook's arguments.
         hook.update(draw=True, interval=1)
         if show_dir:
             hook['test_out_dir'] = osp.abspath(show_dir)

@@ -1,0 +1,1 @@
+"""Metric functions on numpy arrays, for use outside mmengine's evaluator."""
