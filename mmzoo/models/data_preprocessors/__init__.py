@@ -1,0 +1,3 @@
+from .mri_data_preprocessor import MRIDataPreprocessor
+
+__all__ = ['MRIDataPreprocessor']

@@ -1,0 +1,3 @@
+from .t2net import T2Net
+
+__all__ = ['T2Net']
