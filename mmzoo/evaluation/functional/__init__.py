@@ -1,1 +1,9 @@
 """Metric functions on numpy arrays, for use outside mmengine's evaluator."""
+from .faz_biomarkers import FAZBiomarkers, faz_biomarkers
+from .surface_distance import (assd, dice, hd95, jaccard, surface_distances,
+                               surface_scores)
+
+__all__ = [
+    'FAZBiomarkers', 'assd', 'dice', 'faz_biomarkers', 'hd95', 'jaccard',
+    'surface_distances', 'surface_scores'
+]
