@@ -52,3 +52,4 @@ synthetic_coco = synthetic_dataset('coco', '--num-train', 12, '--num-val', 4,
 synthetic_levircd = synthetic_dataset('levircd', '--num-train', 16,
                                       '--num-val', 4, '--num-test', 4,
                                       '--size', 128)
+synthetic_mri = synthetic_dataset('mri', '--layout', 'ixi')
