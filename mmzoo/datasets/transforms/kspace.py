@@ -65,8 +65,10 @@ def to_image(kspace: np.ndarray) -> np.ndarray:
 
 
 def crop_kspace(kspace: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
-    """The central ``shape`` block of a centred k-space, DC kept at index ``n
-    // 2`` of the block."""
+    """The central ``shape`` block of a centred k-space, DC kept at index ``n.
+
+    // 2`` of the block.
+    """
     rows, cols = kspace.shape[-2:]
     top, left = rows // 2 - shape[0] // 2, cols // 2 - shape[1] // 2
     return kspace[..., top:top + shape[0], left:left + shape[1]]
@@ -84,7 +86,8 @@ def cartesian_mask(
     center_fraction)`` central columns are always kept, starting at column
     ``(num_cols - num_center + 1) // 2``, and every other column
     independently with the probability that makes the expected number kept
-    ``num_cols * sampling_rate``. With the same ``RandomState`` the draws are
+    ``num_cols * sampling_rate``. Given a ``RandomState`` in the state
+    fastMRI's is in once it has chosen the acceleration, the mask is
     fastMRI's.
 
     Args:
@@ -163,21 +166,22 @@ def bicubic_upsample(image: np.ndarray, scale: int) -> np.ndarray:
     pad = 2  # the cubic kernel's reach
     padded = torch.from_numpy(
         np.pad(
-            np.asarray(image, np.float32).reshape(-1, rows, cols),
+            np.asarray(image, np.float64).reshape(-1, rows, cols),
             ((0, 0), (pad, pad), (pad, pad)),
             mode='wrap'))[:, None]
     ys = (np.arange(rows * scale) / scale + pad) / (rows + 2 * pad - 1)
     xs = (np.arange(cols * scale) / scale + pad) / (cols + 2 * pad - 1)
     grid = np.stack(np.meshgrid(xs, ys), -1) * 2 - 1
-    grid = torch.from_numpy(grid.astype(np.float32))[None].expand(
-        padded.shape[0], -1, -1, -1)
+    grid = torch.from_numpy(grid)[None].expand(padded.shape[0], -1, -1, -1)
     out = F.grid_sample(
         padded,
         grid,
         mode='bicubic',
         padding_mode='border',
         align_corners=True)
-    return out[:, 0].numpy().reshape(*lead, rows * scale, cols * scale)
+    return out[:,
+               0].numpy().astype(np.float32).reshape(*lead, rows * scale,
+                                                     cols * scale)
 
 
 @TRANSFORMS.register_module()
