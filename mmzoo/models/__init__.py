@@ -1,2 +1,8 @@
-from . import decode_heads, losses, necks, segmentors  # noqa: F401
+from . import (data_preprocessors, decode_heads, heads, losses, necks,
+               restorers, segmentors)
 from .backbones import *  # noqa: F401,F403
+
+__all__ = [
+    'data_preprocessors', 'decode_heads', 'heads', 'losses', 'necks',
+    'restorers', 'segmentors'
+]

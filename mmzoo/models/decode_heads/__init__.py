@@ -1,3 +1,4 @@
+from .bsda_head import BSDAHead
 from .sta_head import STAHead
 
-__all__ = ['STAHead']
+__all__ = ['BSDAHead', 'STAHead']

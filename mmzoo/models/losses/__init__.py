@@ -1,3 +1,4 @@
+from .batch_dice_loss import BatchDiceLoss
 from .bcl_loss import BCLLoss
 
-__all__ = ['BCLLoss']
+__all__ = ['BatchDiceLoss', 'BCLLoss']

@@ -1,3 +1,4 @@
+from .bsda_net import BSDANet
 from .siam_encoder_decoder import SiamEncoderDecoder
 
-__all__ = ['SiamEncoderDecoder']
+__all__ = ['BSDANet', 'SiamEncoderDecoder']

@@ -1,8 +1,9 @@
 from .backbone import backbone_init_cfg, freeze
 from .resnet_base import (ResidualBlock, ResLayer, ResNetBase, build_shortcut,
                           build_stem)
+from .resnet_stages import resnet_stages
 
 __all__ = [
     'ResidualBlock', 'ResLayer', 'ResNetBase', 'backbone_init_cfg',
-    'build_shortcut', 'build_stem', 'freeze'
+    'build_shortcut', 'build_stem', 'freeze', 'resnet_stages'
 ]

@@ -1,0 +1,3 @@
+from .bsda_classifier import BSDAClassifier
+
+__all__ = ['BSDAClassifier']
