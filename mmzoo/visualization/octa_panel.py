@@ -6,7 +6,7 @@ Everything takes and returns numpy arrays (images H x W x 3 uint8 RGB or H x W
 grey, masks H x W 0/1), so the same functions serve ``mmzoo.OCTAVisualizer``
 (``tools/test.py --show-dir``) and ``tools/infer_octa.py``.
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -19,7 +19,9 @@ TRUE = (40, 220, 70)
 # inside the FAZ (negative distances), red outside.
 INSIDE = (33, 102, 172)
 OUTSIDE = (178, 24, 43)
-TITLE_HEIGHT = 20
+TITLE_HEIGHT = 20  # per line of the title
+TITLE_FONT = cv2.FONT_HERSHEY_SIMPLEX
+TITLE_SCALE = 0.45
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -88,31 +90,52 @@ def sdm_to_image(sdm: np.ndarray) -> np.ndarray:
     return np.round(out).astype(np.uint8)
 
 
+def class_name(classes: Optional[Sequence[str]], index: int) -> str:
+    """The name of class ``index``, or 'class <index>' where ``classes`` does
+    not name it."""
+    index = int(index)
+    if classes is not None and 0 <= index < len(classes):
+        return str(classes[index])
+    return f'class {index}'
+
+
 def class_title(classes: Optional[Sequence[str]],
                 pred_class: Optional[int] = None,
                 score: Optional[float] = None,
                 gt_class: Optional[int] = None) -> str:
     """'predicted DR (87%) | true NORMAL', with class indices where no names
     are given and the parts that are missing left out."""
-
-    def name(index):
-        index = int(index)
-        return classes[index] if classes is not None and 0 <= index < len(
-            classes) else f'class {index}'
-
     parts = []
     if pred_class is not None:
-        parts.append(f'predicted {name(pred_class)}' + (
+        parts.append(f'predicted {class_name(classes, pred_class)}' + (
             f' ({100 * float(score):.0f}%)' if score is not None else ''))
     if gt_class is not None:
-        parts.append(f'true {name(gt_class)}')
+        parts.append(f'true {class_name(classes, gt_class)}')
     return ' | '.join(parts)
 
 
+def _title_lines(title: str, width: int) -> List[str]:
+    """``title`` broken at spaces into lines that fit ``width`` pixels (a word
+    longer than that gets a line of its own)."""
+    lines: List[str] = []
+    for word in title.split():
+        candidate = f'{lines[-1]} {word}' if lines else word
+        fits = cv2.getTextSize(candidate, TITLE_FONT, TITLE_SCALE,
+                               1)[0][0] <= width - 8
+        if lines and fits:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return lines or ['']
+
+
 def _titled(panel: np.ndarray, title: str) -> np.ndarray:
-    strip = np.full((TITLE_HEIGHT, panel.shape[1], 3), 255, np.uint8)
-    cv2.putText(strip, title, (4, TITLE_HEIGHT - 6), cv2.FONT_HERSHEY_SIMPLEX,
-                0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    lines = _title_lines(title, panel.shape[1])
+    strip = np.full((TITLE_HEIGHT * len(lines), panel.shape[1], 3), 255,
+                    np.uint8)
+    for row, line in enumerate(lines):
+        cv2.putText(strip, line, (4, TITLE_HEIGHT * (row + 1) - 6), TITLE_FONT,
+                    TITLE_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([strip, panel], axis=0)
 
 
@@ -127,7 +150,7 @@ def octa_panel(image: np.ndarray,
     The first panel is :func:`faz_contours` (predicted red, true green), then
     :func:`heatmap_to_image` and :func:`sdm_to_image` where those maps are
     given; a white strip on top carries ``title`` (see
-    :func:`class_title`).
+    :func:`class_title`), in as many lines as the width needs.
 
     Args:
         image (np.ndarray): H x W grey or H x W x 3 RGB, uint8.
@@ -138,7 +161,8 @@ def octa_panel(image: np.ndarray,
         title (str): Text above the panels. Defaults to ''.
 
     Returns:
-        np.ndarray: (title + caption + H) x (k W + gaps) x 3 uint8 RGB.
+        np.ndarray: (title lines + caption + H) x (k W + gaps) x 3 uint8
+        RGB.
     """
     contours = faz_contours(image, pred, gt)
     shape = contours.shape[:2]
