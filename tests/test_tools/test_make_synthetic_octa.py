@@ -1,5 +1,6 @@
 """make_synthetic_octa.py writes OCTA-500's (and a FAZID-style) layout,
 deterministically, with diagnoses that differ in FAZ and vessel density."""
+import csv
 import runpy
 
 import cv2
@@ -7,6 +8,9 @@ import numpy as np
 import pytest
 from mmzoo_testing import REPO, run_tool
 from openpyxl import load_workbook
+from scipy import ndimage
+
+from mmzoo.utils.synthetic import image_rng
 
 TOOL = f'{REPO}/tools/dataset_converters/make_synthetic_octa.py'
 ARGS = ['--num-6mm', '4', '--num-3mm', '2', '--size', '64']
@@ -69,3 +73,88 @@ def test_same_seed_same_bytes_other_seed_other_bytes(written, tool, tmp_path):
     assert other.keys() == read_tree(written).keys()
     name = f'OCTA_6mm/{PROJECTION}/10001.bmp'
     assert other[name] != read_tree(written)[name]
+
+
+def test_csv_sheet_holds_the_same_table(tool, written, tmp_path):
+    out = tmp_path / 'csv'
+    tool['main']([str(out), *ARGS, '--sheet-format', 'csv'])
+    with open(out / 'OCTA_3mm/Text labels.csv', newline='') as f:
+        rows = list(csv.reader(f))
+    workbook = load_workbook(written / 'OCTA_3mm/Text labels.xlsx').active
+    expected = [[str(cell) for cell in row]
+                for row in workbook.iter_rows(values_only=True)]
+    assert rows == expected
+    assert not (out / 'OCTA_3mm/Text labels.xlsx').exists()
+
+
+def test_fazid_layout(tool, tmp_path):
+    tool['main']([
+        str(tmp_path), '--layout', 'fazid', '--num-train', '4', '--num-val',
+        '0', '--num-test', '2', '--size', '48'
+    ])
+    names = {
+        f'{d}/{c}/{i}.png'
+        for d in ('image', 'mask')
+        for c, i in (('Normal', 1), ('Diabetic', 2), ('Myopic', 3), ('Normal',
+                                                                     4))
+    }
+    assert set(read_tree(tmp_path / 'train')) == names
+    assert set(read_tree(tmp_path / 'test')) == {
+        n
+        for n in names if n.endswith(('1.png', '2.png'))
+    }
+    mask = cv2.imread(
+        str(tmp_path / 'train/mask/Myopic/3.png'), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (48, 48) and set(np.unique(mask)) == {0, 255}
+
+
+@pytest.fixture(scope='module')
+def eyes(tool):
+    """Eight eyes per diagnosis as the tests' fixture draws them (6 mm, 96 x
+    96): (image, FAZ mask)."""
+    return {
+        diagnosis.octa500: [
+            tool['make_eye'](image_rng(0, '6mm', 10001 + 3 * i + k), diagnosis,
+                             96, 6.0) for i in range(8)
+        ]
+        for k, diagnosis in enumerate(tool['DIAGNOSES'])
+    }
+
+
+def distance_to_faz(mask):
+    return ndimage.distance_transform_edt(mask == 0)
+
+
+def test_faz_is_darker_than_the_vessels_around_it(eyes):
+    for image, mask in sum(eyes.values(), []):
+        ring = (distance_to_faz(mask) > 0) & (distance_to_faz(mask) <= 3)
+        assert image[mask > 0].mean() < 0.7 * image[ring].mean()
+
+
+def test_diagnoses_differ_in_faz_and_capillary_dropout(eyes):
+    area = {k: [(m > 0).mean() for _, m in v] for k, v in eyes.items()}
+    assert (np.mean(area['DR']) > np.mean(area['NORMAL']) > np.mean(
+        area['AMD']))
+    # Area alone does not tell the classes apart: neighbours overlap.
+    assert max(area['NORMAL']) > min(area['DR'])
+    assert max(area['AMD']) > min(area['NORMAL'])
+
+    def dropout(image, mask):
+        """Fraction of the retina away from the FAZ in dark patches: the
+        smoothed image below 0.4 of its 90th percentile."""
+        smooth = ndimage.gaussian_filter(image.astype(float), 2)
+        retina = smooth[distance_to_faz(mask) > 4]
+        return (retina < 0.4 * np.percentile(retina, 90)).mean()
+
+    loss = {k: [dropout(*eye) for eye in v] for k, v in eyes.items()}
+    assert np.mean(loss['DR']) > 2 * np.mean(loss['AMD'])
+    assert np.mean(loss['AMD']) > 2 * np.mean(loss['NORMAL'])
+
+
+@pytest.mark.parametrize(
+    'extra, message', [([], 'not empty'), (['--size', '40'], 'at least 48')],
+    ids=['non-empty output', 'size too small'])
+def test_refuses_bad_arguments(written, tool, capsys, extra, message):
+    with pytest.raises(SystemExit):
+        tool['main']([str(written), *ARGS, *extra])
+    assert message in capsys.readouterr().err

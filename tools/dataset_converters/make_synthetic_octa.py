@@ -88,7 +88,7 @@ class Diagnosis:
 DIAGNOSES = (
     Diagnosis('NORMAL', 'Normal', (0.55, 0.8), 0.02, (1.0, 1.15), 0.12, 0.0,
               (7, 9)),
-    Diagnosis('DR', 'Diabetic', (0.7, 1.0), 0.09, (1.0, 1.2), 0.2, 0.35,
+    Diagnosis('DR', 'Diabetic', (0.7, 1.0), 0.09, (1.0, 1.2), 0.2, 0.45,
               (4, 6)),
     Diagnosis('AMD', 'Myopic', (0.45, 0.7), 0.03, (1.35, 1.7), 0.16, 0.1,
               (5, 7)),
@@ -137,7 +137,7 @@ def capillary_mesh(rng: np.random.Generator, size: int, spacing_px: float,
     if dropout > 0:
         patches = smooth_noise(rng, (size, size), max(spacing_px * 2.5, 2))
         threshold = np.quantile(patches, 1 - dropout)
-        kept = np.clip(1.5 * (threshold - patches) + 0.5, 0, 1)
+        kept = np.clip(3 * (threshold - patches) + 0.5, 0, 1)
         mesh *= kept + (1 - kept) * spared
     return mesh
 
