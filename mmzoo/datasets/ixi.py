@@ -2,6 +2,7 @@
 from typing import Tuple
 
 import nibabel as nib
+from nibabel.filebasedimages import ImageFileError
 
 from mmzoo.registry import DATASETS
 from .volume_slices import VolumeSliceDataset
@@ -47,7 +48,7 @@ class IXIDataset(VolumeSliceDataset):
     def read_header(self, path: str) -> Tuple[int, Tuple[float, ...]]:
         try:
             header = nib.load(path).header
-        except Exception as error:
+        except (ImageFileError, OSError, EOFError) as error:
             raise ValueError(f'{path} is not a readable NIfTI volume: '
                              f'{error}') from error
         shape = header.get_data_shape()

@@ -1,6 +1,6 @@
 """A dataset of 2D slices taken from a folder of 3D volumes."""
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import mmengine.fileio as fileio
 from mmengine.dataset import BaseDataset
@@ -74,10 +74,7 @@ class VolumeSliceDataset(BaseDataset):
                 folder, list_dir=False, suffix=self.suffix))
         if not self.ann_file:
             return names
-        wanted: Sequence[str] = [
-            line.strip() for line in fileio.get_text(self.ann_file).split()
-            if line.strip()
-        ]
+        wanted = fileio.get_text(self.ann_file).split()
         by_id = {self.volume_id(name): name for name in names}
         missing = [
             name for name in wanted if name not in names and name not in by_id

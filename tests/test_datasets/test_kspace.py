@@ -265,3 +265,7 @@ def test_load_ixi_slice_turns_the_slice_and_refuses_bad_input(tmp_path):
     nib.save(nib.Nifti1Image(data[..., 0], np.eye(4)), flat)
     with pytest.raises(ValueError, match=f'{flat}: expected a 3D volume'):
         LoadIXISlice()(dict(img_path=flat, slice_index=0))
+    truncated = tmp_path / 'truncated-T2.nii.gz'
+    truncated.write_bytes(open(path, 'rb').read()[:-40])
+    with pytest.raises(ValueError, match=str(truncated)):
+        LoadIXISlice()(dict(img_path=str(truncated), slice_index=2))

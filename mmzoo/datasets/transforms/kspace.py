@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
+from nibabel.filebasedimages import ImageFileError
 from scipy.io import loadmat
 
 from mmzoo.registry import TRANSFORMS
@@ -199,14 +200,22 @@ class LoadIXISlice(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path, index = results['img_path'], results['slice_index']
-        proxy = nib.load(path).dataobj
+        try:
+            proxy = nib.load(path).dataobj
+        except (ImageFileError, OSError, EOFError) as error:
+            raise ValueError(f'{path} is not a readable NIfTI volume: '
+                             f'{error}') from error
         if len(proxy.shape) != 3:
             raise ValueError(f'{path}: expected a 3D volume, got shape '
                              f'{tuple(proxy.shape)}')
         if not 0 <= index < proxy.shape[2]:
             raise IndexError(f'{path}: slice {index} outside the volume of '
                              f'{proxy.shape[2]} slices')
-        image = np.rot90(np.asarray(proxy[:, :, index], np.float32))
+        try:
+            image = np.rot90(np.asarray(proxy[:, :, index], np.float32))
+        except (OSError, EOFError, ValueError) as error:
+            raise ValueError(f'{path}: could not read slice {index} '
+                             f'({error})') from error
         results['img'] = np.ascontiguousarray(image)
         results['img_shape'] = results['ori_shape'] = image.shape
         return results
