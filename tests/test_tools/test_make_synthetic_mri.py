@@ -128,4 +128,4 @@ def test_phantoms_have_detail_to_restore(synthetic_mri):
     full_lr = psnr(np.stack(gts), np.stack(lrs))
     zero_filled = psnr(np.stack(gts), np.stack(zfs))
     assert full_lr < 32
-    assert zero_filled < full_lr - 3
+    assert zero_filled < full_lr - 2

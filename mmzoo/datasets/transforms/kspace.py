@@ -14,9 +14,9 @@ one fully sampled magnitude image:
   the zero-filled undersampled low-resolution image.
 
 The official mask file ``1D-Cartesian_6X_128128.mat`` keeps 38 of 128
-columns: the 20 central ones and, outside them, 18 of 108 (each kept with
-probability 1/6, hence "6X"). :func:`cartesian_mask` draws such masks with
-fastMRI's ``RandomMaskFunc`` rule, and ``'official_6x'`` in
+columns: the 20 central ones and, outside them, 18 of 108 (1 in 6, hence
+"6X"). :func:`cartesian_mask` draws such masks with fastMRI's
+``RandomMaskFunc`` centre and column probabilities, and ``'official_6x'`` in
 :data:`MASK_PRESETS` reproduces the file's statistics at any width.
 
 Conventions. K-space is ``fftshift(fft2(x, norm='forward'))`` (DC at index
@@ -79,41 +79,46 @@ def cartesian_mask(
         num_cols: int,
         sampling_rate: float,
         center_fraction: float,
-        rng: Union[int, np.random.RandomState, None] = None) -> np.ndarray:
-    """A 1D Cartesian random mask over k-space columns, fastMRI's rule.
+        rng: Union[int, np.random.Generator, None] = None) -> np.ndarray:
+    """A 1D Cartesian random mask over k-space columns.
 
-    As fastMRI's ``RandomMaskFunc`` (``fastmri/data/subsample.py``, with
-    acceleration = 1 / sampling_rate): the ``round(num_cols *
-    center_fraction)`` central columns are always kept, starting at column
-    ``(num_cols - num_center + 1) // 2``, and every other column
-    independently with the probability that makes the expected number kept
-    ``num_cols * sampling_rate``. Given a ``RandomState`` in the state
-    fastMRI's is in once it has chosen the acceleration, the mask is
-    fastMRI's.
+    fastMRI's ``RandomMaskFunc`` (``fastmri/data/subsample.py``, with
+    acceleration = 1 / sampling_rate) keeps the ``round(num_cols *
+    center_fraction)`` central columns, starting at column ``(num_cols -
+    num_center + 1) // 2``, and every other column with the probability that
+    makes the expected number kept ``num_cols * sampling_rate``. This mask
+    keeps the same centre and gives every other column the same
+    probability, but keeps exactly ``round(num_cols * sampling_rate)``
+    columns: fastMRI draws a new mask per slice, so its Binomial count
+    averages out, while here one mask serves a whole dataset, as the
+    official T2Net mask file does (it keeps exactly 20 + 108 / 6 = 38 of
+    128), and a lucky or unlucky draw would change the acceleration of the
+    whole experiment (a Bernoulli draw over 27 outside columns at p = 1/6
+    keeps 2 of them about as often as 6).
 
     Args:
         num_cols (int): Number of k-space columns (the width).
-        sampling_rate (float): Expected fraction of columns kept, in
-            [center fraction, 1].
+        sampling_rate (float): Fraction of columns kept, at least the centre
+            fraction.
         center_fraction (float): Fraction of fully sampled central columns.
-        rng (int | np.random.RandomState, optional): Seed or generator.
+        rng (int | np.random.Generator, optional): Seed or generator.
 
     Returns:
         np.ndarray: Boolean mask of shape (num_cols,).
     """
     num_center = int(round(num_cols * center_fraction))
-    if not 0 <= num_center <= num_cols * sampling_rate <= num_cols:
+    num_kept = int(round(num_cols * sampling_rate))
+    if not 0 <= num_center <= num_kept <= num_cols:
         raise ValueError(
-            f'sampling_rate {sampling_rate} must lie between the centre '
-            f'fraction ({num_center} of {num_cols} columns) and 1')
-    if not isinstance(rng, np.random.RandomState):
-        rng = np.random.RandomState(rng)
-    outside = num_cols - num_center
-    prob = ((num_cols * sampling_rate - num_center) /
-            outside if outside else 0.0)
-    mask = rng.uniform(size=num_cols) < prob
+            f'sampling_rate {sampling_rate} ({num_kept} of {num_cols} '
+            f'columns) must lie between the centre fraction ({num_center} '
+            'columns) and 1')
+    rng = np.random.default_rng(rng)
+    mask = np.zeros(num_cols, bool)
     start = (num_cols - num_center + 1) // 2
     mask[start:start + num_center] = True
+    mask[rng.choice(
+        np.flatnonzero(~mask), num_kept - num_center, replace=False)] = True
     return mask
 
 
