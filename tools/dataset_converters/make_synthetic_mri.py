@@ -97,13 +97,14 @@ def phantom(rng: np.random.Generator, size: int,
     yh = (-sin * (x - dx) + cos * (y - dy)) / zoom
     lesions = []
     for _ in range(rng.integers(3, 8)):
-        r = rng.uniform(0, 0.45)
-        t = rng.uniform(0, 2 * np.pi)
-        lesions.append(
-            (rng.choice([-1, 1]) * rng.uniform(0.1, 0.35),
-             *rng.uniform(0.03, 0.12, size=2), rng.uniform(0.1,
-                                                           0.4), r * np.cos(t),
-             r * np.sin(t) * 1.2, rng.uniform(-0.5, 0.5), rng.uniform(0, 180)))
+        value = rng.choice([-1, 1]) * rng.uniform(0.1, 0.35)
+        a, b = rng.uniform(0.03, 0.12, size=2)
+        c = rng.uniform(0.1, 0.4)
+        # Inside the brain: a radius and a direction in the head's plane.
+        radius, theta = rng.uniform(0, 0.45), rng.uniform(0, 2 * np.pi)
+        x0, y0 = radius * np.cos(theta), 1.2 * radius * np.sin(theta)
+        z0, degrees = rng.uniform(-0.5, 0.5), rng.uniform(0, 180)
+        lesions.append((value, a, b, c, x0, y0, z0, degrees))
     volume = np.zeros(x.shape)
     for value, a, b, c, x0, y0, z0, degrees in (*HEAD, *lesions):
         phi = np.radians(degrees)
@@ -128,8 +129,8 @@ def rician(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
 
 def ixi_volume(rng: np.random.Generator, size: int,
                num_slices: int) -> nib.Nifti1Image:
-    """A NIfTI volume whose slice ``data[:, :, k]`` turned 90 degrees counter-
-    clockwise (``LoadIXISlice``) is the phantom's slice k."""
+    """A NIfTI volume whose slice ``data[:, :, k]``, as ``LoadIXISlice`` turns
+    it, is the phantom's slice k."""
     volume = rician(rng, phantom(rng, size, num_slices))
     data = np.rot90(volume.transpose(1, 2, 0), k=-1, axes=(0, 1))
     data = np.round(data * IXI_MAX).astype(np.int16)

@@ -66,9 +66,9 @@ def to_image(kspace: np.ndarray) -> np.ndarray:
 
 
 def crop_kspace(kspace: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
-    """The central ``shape`` block of a centred k-space, DC kept at index ``n.
+    """The central ``shape`` (n, m) block of a centred k-space.
 
-    // 2`` of the block.
+    DC stays centred: at index (n // 2, m // 2) of the block.
     """
     rows, cols = kspace.shape[-2:]
     top, left = rows // 2 - shape[0] // 2, cols // 2 - shape[1] // 2
@@ -328,6 +328,9 @@ class KSpaceDegrade(BaseTransform):
             if unknown:
                 raise KeyError(f'mask {mask} has unknown keys '
                                f'{sorted(unknown)}')
+        elif not isinstance(mask, (str, dict)):
+            raise TypeError(f'mask must be a preset name, a dict or a mask '
+                            f'file, got {mask!r}')
         self.scale = scale
         self.mask = mask
         self.mask_seed = mask_seed
