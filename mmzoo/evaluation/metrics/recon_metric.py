@@ -91,6 +91,9 @@ class ReconstructionMetric(BaseMetric):
                         f'{pred.shape} and {gt_key} {gt.shape} differ')
                 images[branch] = ((pred * std + mean).astype(np.float32),
                                   (gt * std + mean).astype(np.float32))
+            # The images themselves are kept, not per-slice scores: SSIM's
+            # data range is the whole volume's maximum, known only once every
+            # slice has arrived.
             self.results.append(
                 dict(
                     volume_id=sample['volume_id'],
