@@ -1,11 +1,16 @@
 """FastMRIDataset and LoadFastMRISlice on files in fastMRI's single-coil
 layout, and clear errors for files they cannot use."""
+import os.path as osp
+
 import h5py
 import numpy as np
 import pytest
+from mmengine.config import Config
+from mmzoo_testing import REPO
 
 from mmzoo.datasets import FastMRIDataset
 from mmzoo.datasets.transforms.kspace import LoadFastMRISlice
+from mmzoo.registry import DATASETS
 
 HEADER = (b'<?xml version="1.0"?><ismrmrdHeader '
           b'xmlns="http://www.ismrm.org/ISMRMRD"><encoding><reconSpace>'
@@ -92,3 +97,18 @@ def test_file_without_reconstruction_is_refused_naming_it(tmp_path):
         recon_shape=None)
     with pytest.raises(KeyError, match=f'{path} has no .reconstruction_esc'):
         FastMRIDataset(data_root=str(tmp_path))
+
+
+@pytest.mark.default_scope('mmzoo')
+def test_fastmri_config_reads_the_val_split(tmp_path):
+    write_file(tmp_path / 'singlecoil_val' / 'file1000003.h5',
+               random_kspace(2))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/fastmri_knee_x2.py'))
+    cfg.test_dataloader.dataset.data_root = str(tmp_path)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == 2
+    sample = dataset[1]['data_samples']
+    assert sample.gt_hr.shape == (1, 8, 8)
+    assert sample.zero_filled.shape == (1, 4, 4)
+    assert (sample.volume_id, sample.slice_index) == ('file1000003', 1)

@@ -114,3 +114,18 @@ def test_synthetic_config_reads_the_generated_volumes(synthetic_mri):
     assert sample.voxel_size == pytest.approx((3.75, 3.75, 7.8))
     # The brain is brighter than the background after standardising.
     assert sample.gt_hr.max() > 1 and sample.gt_hr.min() < 0
+
+
+@pytest.mark.parametrize('config,scale', [('ixi_t2_x2.py', 2),
+                                          ('ixi_t2_x4.py', 4)])
+def test_ixi_configs_degrade_at_their_scale(tmp_path, config, scale):
+    path = write_volume(tmp_path / 'test', 'IXI002-Guys-0828-T2.nii.gz',
+                        (16, 16, 120))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets', config))
+    cfg.test_dataloader.dataset.data_root = str(tmp_path)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == len(OFFICIAL_SLICES)
+    item = dataset[0]
+    assert item['inputs'].shape == (1, 16 // scale, 16 // scale)
+    assert item['data_samples'].scale == scale
+    assert item['data_samples'].img_path == path
