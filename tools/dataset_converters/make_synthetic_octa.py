@@ -1,5 +1,4 @@
-"""Write a small synthetic OCTA-500 (or FAZID-style) set of en-face OCTA
-images.
+"""Write a small synthetic OCTA-500 or FAZID set of en-face OCTA images.
 
 OCTA-500 layout (the default, read by ``mmzoo.OCTA500Dataset``)::
 
@@ -227,8 +226,8 @@ def make_eye(rng: np.random.Generator, diagnosis: Diagnosis, size: int,
     return image, faz.astype(np.uint8) * 255
 
 
-def subject_rows(rng: np.random.Generator, subject: int,
-                 diagnosis: Diagnosis) -> List:
+def sheet_row(rng: np.random.Generator, subject: int,
+              diagnosis: Diagnosis) -> List:
     """A label-sheet row: ID, Sex, OS/OD, Age, Disease."""
     return [
         subject,
@@ -286,7 +285,7 @@ def write_octa500(out: Path, args) -> str:
             write_image(out / f'OCTA_{fov}' / PROJECTION / f'{subject}.bmp',
                         image)
             write_image(out / FAZ_FOLDER / f'{subject}.bmp', mask)
-            rows.append(subject_rows(rng, subject, diagnosis))
+            rows.append(sheet_row(rng, subject, diagnosis))
         sheet = out / f'OCTA_{fov}' / f'{SHEET_NAME}.{args.sheet_format}'
         atomic_write_bytes(
             xlsx_bytes(rows)
