@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.structures import PixelData
 from mmzoo_testing import REPO
 from openpyxl import Workbook, load_workbook
 from PIL import Image
 
-from mmzoo.registry import DATASETS
+from mmzoo.registry import DATASETS, METRICS
 
 pytestmark = pytest.mark.default_scope('mmzoo')
 
@@ -216,3 +217,19 @@ def test_subject_range_selects_and_must_select(tmp_path):
     assert len(build(root, subjects=(10002, 10003))) == 2
     with pytest.raises(ValueError, match='no subjects with IDs 10100-10200'):
         build(root, subjects=(10100, 10200))
+
+
+def test_samples_feed_the_octa_metric(synthetic_octa):
+    """The packed samples carry what OCTAMetric reads (masks, classes, pixel
+    spacing, class names): a perfect prediction scores perfectly."""
+    dataset = split('synthetic_octa', 'test', synthetic_octa)
+    metric = METRICS.build(dict(type='mmzoo.OCTAMetric'))
+    metric.dataset_meta = dataset.metainfo
+    for index in range(3):
+        sample = dataset[index]['data_samples']
+        sample.pred_sem_seg = PixelData(data=sample.gt_sem_seg.data.clone())
+        sample.pred_class = sample.gt_class.clone()
+        metric.process({}, [sample.to_dict()])
+    scores = metric.evaluate(3)
+    assert scores['Dice'] == 100 and scores['accuracy'] == 100
+    assert scores['HD95'] == 0 and scores['ASSD'] == 0
