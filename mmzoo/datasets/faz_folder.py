@@ -6,7 +6,7 @@ import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 
 from mmzoo.registry import DATASETS
-from .octa500 import check_same_size, match_class
+from .octa500 import checked, match_class
 
 
 @DATASETS.register_module()
@@ -24,9 +24,9 @@ class FAZFolderDataset(BaseSegDataset):
     once split, and what ``make_synthetic_octa.py --layout fazid`` writes. A
     class folder must be one of ``metainfo['diagnosis_classes']`` (case is
     ignored), every image must have a mask at the same relative path and
-    every mask an image; otherwise an error names the folder or file. Images
-    and masks are checked for equal size here (from their headers) and
-    again, with the mask's values, when loaded (``LoadFAZAnnotation``).
+    every mask an image; otherwise an error names the folder or file. Every
+    image and mask is checked when the dataset is built, as
+    :class:`OCTA500Dataset` checks them.
 
     Each data info carries ``img_path``, ``seg_map_path``, ``gt_class``,
     ``subject_id`` ('<class>/<name>'), ``fov_mm`` and ``pixel_spacing``
@@ -114,7 +114,6 @@ class FAZFolderDataset(BaseSegDataset):
             if stem + self.seg_map_suffix not in masks:
                 raise FileNotFoundError(f'image {img_path} has no FAZ mask: '
                                         f'{seg_map_path} is missing')
-            width = check_same_size(img_path, seg_map_path, self.backend_args)
             data_list.append(
                 dict(
                     img_path=img_path,
@@ -122,7 +121,6 @@ class FAZFolderDataset(BaseSegDataset):
                     gt_class=gt_class,
                     subject_id=stem.replace('\\', '/'),
                     fov_mm=self.fov_mm,
-                    pixel_spacing=self.fov_mm / width,
                     label_map=self.label_map,
                     reduce_zero_label=False,
                     seg_fields=[]))
@@ -130,4 +128,4 @@ class FAZFolderDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f'no {self.img_suffix} images in the class folders of '
                 f'{img_dir}')
-        return data_list
+        return checked(data_list, img_dir, self.backend_args)

@@ -6,28 +6,48 @@ from typing import Dict, List, Optional, Tuple
 
 import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from mmzoo.registry import DATASETS
+from .transforms.octa_targets import read_faz_mask
 
 
-def image_size(path: str, backend_args: Optional[dict]) -> Tuple[int, int]:
-    """(width, height) of an image file, read from its header."""
-    with Image.open(io.BytesIO(fileio.get(path,
-                                          backend_args=backend_args))) as im:
-        return im.size
-
-
-def check_same_size(img_path: str, seg_map_path: str,
-                    backend_args: Optional[dict]) -> int:
-    """The image's width, after checking that its mask has its size."""
-    width, height = image_size(img_path, backend_args)
-    mask_width, mask_height = image_size(seg_map_path, backend_args)
-    if (width, height) != (mask_width, mask_height):
+def check_sample(img_path: str, seg_map_path: str,
+                 backend_args: Optional[dict]) -> int:
+    """The image's width, after checking that the image can be read and its
+    mask is binary and of its size; errors name the file."""
+    content = fileio.get(img_path, backend_args=backend_args)
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f'could not read the image {img_path} '
+                         f'({len(content)} bytes): {error}') from error
+    mask = read_faz_mask(
+        fileio.get(seg_map_path, backend_args=backend_args), seg_map_path)
+    if mask.shape != (height, width):
         raise ValueError(
-            f'FAZ mask {seg_map_path} is {mask_width}x{mask_height} but its '
-            f'image {img_path} is {width}x{height} (width x height)')
+            f'FAZ mask {seg_map_path} is {mask.shape[1]}x{mask.shape[0]} but '
+            f'its image {img_path} is {width}x{height} (width x height)')
     return width
+
+
+def checked(data_list: List[dict], folder: str,
+            backend_args: Optional[dict]) -> List[dict]:
+    """``data_list`` with ``pixel_spacing`` set, once every sample passed
+    :func:`check_sample` (with a progress bar on a terminal), so that a broken
+    file stops a run before its first iteration rather than hours in."""
+    for info in tqdm(
+            data_list,
+            desc=f'checking the images and masks of {folder}',
+            unit='image',
+            leave=False,
+            disable=None):
+        width = check_sample(info['img_path'], info['seg_map_path'],
+                             backend_args)
+        info['pixel_spacing'] = info['fov_mm'] / width
+    return data_list
 
 
 def match_class(name: str, classes: Tuple[str, ...], where: str) -> int:
@@ -87,9 +107,10 @@ class OCTA500Dataset(BaseSegDataset):
     Each data info carries ``img_path``, ``seg_map_path``, ``gt_class`` (the
     disease's index), ``subject_id`` (the ID as text), ``fov_mm`` and
     ``pixel_spacing``: mm per pixel of the original image, ``fov_mm``
-    divided by its width, for distances in mm. Images and masks are checked
-    for equal size here (from their headers) and again when loaded
-    (``LoadFAZAnnotation``), which also checks that masks are binary.
+    divided by its width, for distances in mm. Every image and mask is
+    checked when the dataset is built (a progress bar shows it on a
+    terminal): the image readable, the mask binary (0/255 or 0/1) and of its
+    image's size; ``LoadFAZAnnotation`` checks the mask again when loaded.
 
     Args:
         fov_mm (float): Width of the field of view in mm: 6.0 or 3.0 for
@@ -224,7 +245,6 @@ class OCTA500Dataset(BaseSegDataset):
                 raise FileNotFoundError(f'{where}: subject {subject} has no '
                                         f'FAZ mask: {seg_map_path} is '
                                         'missing')
-            width = check_same_size(img_path, seg_map_path, self.backend_args)
             data_list.append(
                 dict(
                     img_path=img_path,
@@ -232,7 +252,6 @@ class OCTA500Dataset(BaseSegDataset):
                     gt_class=gt_class,
                     subject_id=str(subject),
                     fov_mm=self.fov_mm,
-                    pixel_spacing=self.fov_mm / width,
                     label_map=self.label_map,
                     reduce_zero_label=False,
                     seg_fields=[]))
@@ -241,4 +260,4 @@ class OCTA500Dataset(BaseSegDataset):
                 f' with IDs {self.subjects[0]}-{self.subjects[1]}')
             raise ValueError(
                 f'label sheet {self.label_sheet} lists no subjects{split}')
-        return data_list
+        return checked(data_list, img_dir, self.backend_args)

@@ -133,10 +133,10 @@ def test_image_and_mask_of_different_sizes_name_both(tmp_path):
         build(root)
 
 
-def test_mask_that_is_not_binary_is_named_when_loaded(tmp_path):
+def test_mask_that_is_not_binary_is_named(tmp_path):
     root = make_folders(tmp_path)
     cv2.imwrite(
         str(root / 'mask/Normal/a.png'),
         np.arange(192, dtype=np.uint8).reshape(12, 16))
     with pytest.raises(ValueError, match=r'a\.png is not binary'):
-        build(root)[0]
+        build(root)

@@ -200,16 +200,24 @@ def test_image_and_mask_of_different_sizes_name_both(tmp_path):
         build(root)
 
 
-def test_mask_that_is_not_binary_names_the_file_when_loaded(tmp_path):
+def test_mask_that_is_not_binary_names_the_file(tmp_path):
     root = make_octa(tmp_path, ROWS)
     mask = np.zeros((20, 20), np.uint8)
     mask[5:9, 5:9] = 200
     mask[7, 7] = 255
     cv2.imwrite(str(root / 'Label/GT_FAZ/10002.bmp'), mask)
-    dataset = build(root)
     with pytest.raises(
             ValueError, match=r'GT_FAZ.10002\.bmp is not binary.*200'):
-        dataset[1]
+        build(root)
+
+
+def test_image_that_cannot_be_read_names_the_file(tmp_path):
+    root = make_octa(tmp_path, ROWS)
+    (root / IMG_DIR / '10003.bmp').write_text('not an image')
+    with pytest.raises(
+            ValueError,
+            match=r'could not read the image .*10003\.bmp \(12 bytes\)'):
+        build(root)
 
 
 def test_subject_range_selects_and_must_select(tmp_path):

@@ -29,16 +29,40 @@ BINARY_CODINGS = ({0, 255}, {0, 1})
 CROSS = ndimage.generate_binary_structure(2, 1)
 
 
+def read_faz_mask(content: bytes, path: str) -> np.ndarray:
+    """Decode a FAZ mask file's bytes as a uint8 0/1 array.
+
+    The mask must hold two values at most, coded 0/255 (OCTA-500, FAZID) or
+    0/1; anything else (a mask saved with anti-aliasing or JPEG artefacts, say)
+    is refused with the file and the values found, rather than thresholded
+    silently. A three-channel mask is accepted when its channels are equal.
+    """
+    mask = mmcv.imfrombytes(content, flag='unchanged', backend='cv2')
+    if mask is None:
+        raise ValueError(f'could not decode the FAZ mask {path} '
+                         f'({len(content)} bytes)')
+    if mask.ndim == 3 and all(
+            np.array_equal(mask[..., 0], mask[..., c])
+            for c in range(1, mask.shape[2])):
+        mask = mask[..., 0]
+    if mask.ndim != 2:
+        raise ValueError(f'FAZ mask {path} must be a single-channel '
+                         f'image, got shape {mask.shape}')
+    values = set(np.unique(mask).tolist())
+    if not any(values <= coding for coding in BINARY_CODINGS):
+        raise ValueError(
+            f'FAZ mask {path} is not binary: it holds the values '
+            f'{sorted(values)[:10]}; expected 0 and 255 (or 0 and 1)')
+    return (mask > 0).astype(np.uint8)
+
+
 @TRANSFORMS.register_module()
 class LoadFAZAnnotation(BaseTransform):
     """Load a binary FAZ mask as a 0/1 ``gt_seg_map``.
 
-    The mask must hold two values at most, coded 0/255 (OCTA-500, FAZID) or
-    0/1; anything else (a mask saved with anti-aliasing or JPEG artefacts,
-    say) is refused with the file and the values found, rather than
-    thresholded silently. It must also be the size of its image (the image's
-    ``ori_shape`` when an earlier transform resized the image). A
-    three-channel mask is accepted when its channels are equal.
+    The mask is checked as :func:`read_faz_mask` says, and must be the size
+    of its image (the image's ``ori_shape`` when an earlier transform
+    resized the image); errors name the file.
 
     Required keys: ``seg_map_path``; ``ori_shape`` or ``img`` when present
     are checked against. Added keys: ``gt_seg_map`` (uint8, 0 background,
@@ -54,23 +78,8 @@ class LoadFAZAnnotation(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['seg_map_path']
-        mask = mmcv.imfrombytes(
-            fileio.get(path, backend_args=self.backend_args),
-            flag='unchanged',
-            backend='cv2')
-        if mask is not None and mask.ndim == 3 and all(
-                np.array_equal(mask[..., 0], mask[..., c])
-                for c in range(1, mask.shape[2])):
-            mask = mask[..., 0]
-        if mask is None or mask.ndim != 2:
-            shape = None if mask is None else mask.shape
-            raise ValueError(f'FAZ mask {path} must be a single-channel '
-                             f'image, got shape {shape}')
-        values = set(np.unique(mask).tolist())
-        if not any(values <= coding for coding in BINARY_CODINGS):
-            raise ValueError(
-                f'FAZ mask {path} is not binary: it holds the values '
-                f'{sorted(values)[:10]}; expected 0 and 255 (or 0 and 1)')
+        mask = read_faz_mask(
+            fileio.get(path, backend_args=self.backend_args), path)
         if 'ori_shape' in results:
             expected = tuple(results['ori_shape'][:2])
         elif 'img' in results:
@@ -82,7 +91,7 @@ class LoadFAZAnnotation(BaseTransform):
                 f'FAZ mask {path} is {mask.shape[1]}x{mask.shape[0]} but its '
                 f'image {results.get("img_path")} is {expected[1]}x'
                 f'{expected[0]} (width x height)')
-        results['gt_seg_map'] = (mask > 0).astype(np.uint8)
+        results['gt_seg_map'] = mask
         results.setdefault('seg_fields', []).append('gt_seg_map')
         return results
 
