@@ -6,7 +6,7 @@ import runpy
 import cv2
 import numpy as np
 import pytest
-from mmzoo_testing import REPO, run_tool
+from mmzoo_testing import REPO
 from openpyxl import load_workbook
 from scipy import ndimage
 
@@ -30,16 +30,17 @@ def tool():
 
 
 @pytest.fixture(scope='module')
-def written(tmp_path_factory):
+def written(tool, tmp_path_factory):
     out = tmp_path_factory.mktemp('octa') / 'data'
-    result = run_tool(TOOL, out, *ARGS)
-    assert str(out) in result.stdout
+    tool['main']([str(out), *ARGS])
     return out
 
 
-def test_octa500_layout_and_label_sheet(written):
-    six = [f'{10001 + i}' for i in range(4)]
-    three = ['10301', '10302']
+def test_octa500_layout_and_label_sheet(synthetic_octa):
+    """The session fixture's set, written by the script run as a user runs
+    it: 120 6 mm and six 3 mm subjects at 96 x 96."""
+    six = [f'{10001 + i}' for i in range(120)]
+    three = [f'{10301 + i}' for i in range(6)]
     expected = ({f'OCTA_6mm/{PROJECTION}/{s}.bmp'
                  for s in six}
                 | {f'OCTA_3mm/{PROJECTION}/{s}.bmp'
@@ -47,25 +48,30 @@ def test_octa500_layout_and_label_sheet(written):
                 | {f'Label/GT_FAZ/{s}.bmp'
                    for s in six + three}
                 | {'OCTA_6mm/Text labels.xlsx', 'OCTA_3mm/Text labels.xlsx'})
-    assert set(read_tree(written)) == expected
-    for subject in six + three:
+    assert set(read_tree(synthetic_octa)) == expected
+    for subject in six[:3] + three[:3]:
         fov = '6mm' if subject in six else '3mm'
         image = cv2.imread(
-            str(written / f'OCTA_{fov}' / PROJECTION / f'{subject}.bmp'),
-            cv2.IMREAD_UNCHANGED)
+            str(synthetic_octa / f'OCTA_{fov}' / PROJECTION /
+                f'{subject}.bmp'), cv2.IMREAD_UNCHANGED)
         mask = cv2.imread(
-            str(written / 'Label/GT_FAZ' / f'{subject}.bmp'),
+            str(synthetic_octa / 'Label/GT_FAZ' / f'{subject}.bmp'),
             cv2.IMREAD_UNCHANGED)
-        assert image.shape == mask.shape == (64, 64)
+        assert image.shape == mask.shape == (96, 96)
+        assert image.dtype == mask.dtype == np.uint8
         assert set(np.unique(mask).tolist()) == {0, 255}
-    sheet = load_workbook(written / 'OCTA_6mm/Text labels.xlsx').active
+    sheet = load_workbook(synthetic_octa / 'OCTA_6mm/Text labels.xlsx').active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ('ID', 'Sex', 'OS/OD', 'Age', 'Disease')
     assert [row[0] for row in rows[1:]] == [int(s) for s in six]
-    assert [row[4] for row in rows[1:]] == ['NORMAL', 'DR', 'AMD', 'NORMAL']
+    # Subjects cycle through the diagnoses.
+    assert [row[4] for row in rows[1:]] == ['NORMAL', 'DR', 'AMD'] * 40
+    assert {row[1] for row in rows[1:]} == {'M', 'F'}
+    assert {row[2] for row in rows[1:]} == {'OD', 'OS'}
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(written, tool, tmp_path):
+    assert len(read_tree(written)) == 2 * 6 + 2  # images, masks, sheets
     tool['main']([str(tmp_path / 'again'), *ARGS])
     assert read_tree(tmp_path / 'again') == read_tree(written)
     tool['main']([str(tmp_path / 'other'), *ARGS, '--seed', '1'])
