@@ -247,3 +247,16 @@ def test_pack_without_labels_packs_the_image_only():
     assert packed['inputs'].shape == (1, 5, 6)
     for key in ('gt_sem_seg', 'gt_heatmap', 'gt_sdm', 'gt_class'):
         assert key not in sample
+
+
+def test_load_takes_a_grey_mask_saved_as_colour_and_refuses_colour(tmp_path):
+    mask = blob()
+    grey = write(tmp_path / 'grey.png', np.repeat(mask[..., None] * 255, 3, 2))
+    results = LoadFAZAnnotation()(dict(seg_map_path=grey))
+    np.testing.assert_array_equal(results['gt_seg_map'], mask)
+    colour = np.zeros((*mask.shape, 3), np.uint8)
+    colour[..., 2] = mask * 255
+    path = write(tmp_path / 'colour.png', colour)
+    with pytest.raises(
+            ValueError, match=r'colour\.png must be a single-channel image'):
+        LoadFAZAnnotation()(dict(seg_map_path=path))
