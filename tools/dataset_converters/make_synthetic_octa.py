@@ -338,12 +338,12 @@ def main(argv=None):
     octa500.add_argument(
         '--num-6mm',
         type=non_negative_int,
-        default=120,
+        default=60,
         help='number of 6 mm subjects (IDs from 10001)')
     octa500.add_argument(
         '--num-3mm',
         type=non_negative_int,
-        default=40,
+        default=30,
         help='number of 3 mm subjects (IDs from 10301)')
     octa500.add_argument(
         '--sheet-format',
@@ -351,7 +351,7 @@ def main(argv=None):
         default='xlsx',
         help='format of the label sheet "Text labels"')
     fazid = parser.add_argument_group('FAZID layout')
-    for split, default in zip(SPLITS, (90, 15, 15)):
+    for split, default in zip(SPLITS, (36, 12, 12)):
         fazid.add_argument(
             f'--num-{split}',
             type=non_negative_int,
