@@ -3,9 +3,11 @@ import csv
 import io
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
+from zipfile import BadZipFile
 
 import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
+from openpyxl import load_workbook
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
@@ -67,9 +69,13 @@ def read_label_sheet(path: str, backend_args: Optional[dict]) -> List[list]:
     cell values."""
     data = fileio.get(path, backend_args=backend_args)
     if path.lower().endswith('.xlsx'):
-        from openpyxl import load_workbook
-        workbook = load_workbook(
-            io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            workbook = load_workbook(
+                io.BytesIO(data), read_only=True, data_only=True)
+        except (BadZipFile, KeyError, ValueError, OSError) as error:
+            raise ValueError(f'could not read the label sheet {path} '
+                             f'({len(data)} bytes) as a workbook: '
+                             f'{error}') from error
         try:
             return [
                 list(row)

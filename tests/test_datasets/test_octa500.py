@@ -220,6 +220,25 @@ def test_image_that_cannot_be_read_names_the_file(tmp_path):
         build(root)
 
 
+def test_sheet_that_is_not_a_workbook_names_the_file(tmp_path):
+    root = make_octa(tmp_path, ROWS, 'xlsx')
+    (root / 'OCTA_6mm/Text labels.xlsx').write_text('ID,Disease\n')
+    with pytest.raises(
+            ValueError,
+            match=r'could not read the label sheet .*Text labels\.xlsx'):
+        build(root, 'xlsx')
+
+
+def test_sheet_without_header_names_the_file(tmp_path):
+    root = make_octa(tmp_path, ROWS)
+    (root / 'OCTA_6mm/Text labels.csv').write_text('10001,NORMAL\n')
+    with pytest.raises(
+            ValueError,
+            match=r"Text labels\.csv has no header row naming the columns "
+            r"'ID' and 'Disease'"):
+        build(root)
+
+
 def test_subject_range_selects_and_must_select(tmp_path):
     root = make_octa(tmp_path, ROWS)
     assert len(build(root, subjects=(10002, 10003))) == 2
