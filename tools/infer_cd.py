@@ -21,7 +21,10 @@ writes, atomically:
 The images go through the config's test pipeline without its label loading
 and are inferred as the config's model.test_cfg says (the whole image, for
 the shipped configs), or with a sliding window (mmseg's test_cfg
-mode='slide') with --slide.
+mode='slide') with --slide. Grey, grey-alpha, RGBA and palette images are
+converted to RGB (grey repeated, alpha dropped), as the model takes RGB
+pairs; the output says so once. The checkpoint must fit the config's model
+exactly.
 """
 import argparse
 import io
@@ -36,10 +39,13 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
+from PIL import Image
 from tqdm import tqdm
 
-from mmzoo.engine import install_checkpoint_safety
+from mmzoo.engine import (CheckpointError, UnsafeCheckpointError,
+                          check_state_dict, install_checkpoint_safety)
+from mmzoo.engine.checkpoint import state_dict_of
 from mmzoo.registry import MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
 from mmzoo.visualization import distance_to_image, overlay_changes
@@ -154,8 +160,23 @@ def build_model(cfg: Config, checkpoint: str, device: str):
     # Building does not initialise weights (no pretrained download); the
     # checkpoint brings every one of them.
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    state_dict = state_dict_of(
+        _load_checkpoint(checkpoint, map_location='cpu'), checkpoint)
+    state_dict = {
+        k[7:] if k.startswith('module.') else k: v
+        for k, v in state_dict.items()
+    }
+    check_state_dict(model, state_dict, checkpoint)
+    # The check allows missing BatchNorm counters, as mmengine does.
+    model.load_state_dict(state_dict, strict=False)
     return model.to(device).eval()
+
+
+def colour_mode(path: Path) -> str:
+    """PIL's name for the colours of an image file ('RGB', 'L', 'RGBA'), read
+    from its header."""
+    with Image.open(path) as image:
+        return image.mode
 
 
 def build_pipeline(cfg: Config) -> Compose:
@@ -222,14 +243,23 @@ def main(argv=None):
     cfg = load_config(args)
     install_checkpoint_safety()
     init_default_scope(cfg.get('default_scope', 'mmzoo'))
-    model = build_model(cfg, args.checkpoint, args.device)
+    try:
+        model = build_model(cfg, args.checkpoint, args.device)
+    except (CheckpointError, UnsafeCheckpointError,
+            FileNotFoundError) as error:
+        raise SystemExit(f'error: {error}')
     pipeline = build_pipeline(cfg)
     out = Path(args.out)
+    converted = []
     for path_a, path_b in tqdm(pairs, unit='pair', disable=len(pairs) == 1):
         try:
             change, distance, image_b = infer_pair(model, pipeline, path_a,
                                                    path_b)
-        except (ValueError, FileNotFoundError) as error:
+            for path in (path_a, path_b):
+                colours = colour_mode(path)
+                if colours != 'RGB':
+                    converted.append((path, colours))
+        except (ValueError, FileNotFoundError, OSError) as error:
             raise SystemExit(f'error: {error}')
         write_outputs(out, path_b.stem, image_b, change, distance, args.vmax,
                       args.save_npy)
@@ -238,6 +268,11 @@ def main(argv=None):
             if args.slide else f"mode {test_cfg.get('mode', 'whole')}")
     print(f'Wrote change, distance and overlay maps of {len(pairs)} '
           f'pair(s) ({mode}) to {osp.abspath(out)}')
+    if converted:
+        path, colours = converted[0]
+        print(f'Note: {len(converted)} input image(s) were not RGB and were '
+              f'converted to RGB (grey repeated, alpha dropped), e.g. {path} '
+              f'({colours})')
 
 
 if __name__ == '__main__':

@@ -3,19 +3,24 @@
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
-        [--show-dir DIR] [--show] [--cfg-options KEY=VALUE ...]
-        [--launcher none|pytorch|slurm|mpi]
+        [--show-dir DIR] [--show] [--allow-partial-load]
+        [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm|mpi]
+
+The checkpoint must fit the config's model exactly
+(``mmzoo.engine.MMZooRunner``), and the folder of ``--out`` must be writable
+before the test set is run; what goes wrong is listed in docs/en/errors.md.
 """
 import argparse
 import os
 import os.path as osp
+import tempfile
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmzoo.engine import install_checkpoint_safety
+from mmzoo.engine import (CheckpointError, MMZooRunner, UnsafeCheckpointError,
+                          install_checkpoint_safety)
 
 
 def parse_args(argv=None):
@@ -34,6 +39,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--wait-time', type=float, default=2, help='seconds per shown image')
     parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='load the tensors of the checkpoint that fit the model and warn '
+        'about the rest, instead of refusing a checkpoint that does not fit '
+        'exactly')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -48,7 +59,31 @@ def parse_args(argv=None):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl file, got {args.out}')
+    if args.out is not None:
+        problem = unwritable(args.out)
+        if problem:
+            parser.error(f'--out {args.out}: {problem}')
     return args
+
+
+def unwritable(path: str):
+    """Why a file could not be written at ``path`` (its folder, or the nearest
+    existing one above it, is not a writable folder), or None.
+
+    Asked before the test set is run, so that its metrics are not lost at the
+    end. The probe is an unnamed temporary file: nothing appears on disk.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    while not osp.exists(folder):
+        folder = osp.dirname(folder)
+    if not osp.isdir(folder):
+        return f'{folder} is not a folder'
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f'cannot write in {folder} ({error.strerror})'
+    return None
 
 
 def enable_visualization(cfg: Config, show_dir, show: bool,
@@ -91,6 +126,8 @@ def build_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
     if args.show or args.show_dir:
         enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
     return cfg
@@ -100,12 +137,15 @@ def main(argv=None):
     args = parse_args(argv)
     install_checkpoint_safety()
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    if args.out is not None:
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    return runner.test()
+    try:
+        runner = MMZooRunner.from_cfg(cfg) if 'runner_type' not in cfg \
+            else RUNNERS.build(cfg)
+        if args.out is not None:
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
+        return runner.test()
+    except (CheckpointError, UnsafeCheckpointError) as error:
+        raise SystemExit(f'error: {error}')
 
 
 if __name__ == '__main__':

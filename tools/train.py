@@ -3,8 +3,12 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
+        [--auto-scale-lr] [--allow-partial-load] [--cfg-options KEY=VALUE ...]
         [--launcher none|pytorch|slurm|mpi]
+
+Checkpoints given with ``--resume`` or ``load_from`` must fit the model
+exactly (``mmzoo.engine.MMZooRunner``); what goes wrong is listed in
+docs/en/errors.md.
 """
 import argparse
 import os
@@ -13,9 +17,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner, find_latest_checkpoint
 
-from mmzoo.engine import install_checkpoint_safety, load_checkpoint_file
+from mmzoo.engine import (CheckpointError, MMZooRunner, UnsafeCheckpointError,
+                          install_checkpoint_safety)
 
 
 def parse_args(argv=None):
@@ -28,7 +32,7 @@ def parse_args(argv=None):
         type=str,
         const='auto',
         help='resume from this checkpoint; without a path, resume from the '
-        'latest checkpoint in the work dir')
+        'newest complete checkpoint in the work dir')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -40,6 +44,12 @@ def parse_args(argv=None):
         help='scale the learning rate linearly from the config\'s '
         'auto_scale_lr.base_batch_size to the batch actually trained with '
         '(GPUs x samples per GPU)')
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='load the tensors of a --resume or load_from checkpoint that '
+        'fit the model and warn about the rest, instead of refusing a '
+        'checkpoint that does not fit exactly')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -84,24 +94,11 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 
 
 def configure_resume(cfg: Config, resume: str) -> None:
-    """Resume from ``resume`` ('auto': the work dir's latest checkpoint).
-
-    A run without a fixed seed draws one at start; mmengine restores it only
-    after the data samplers were seeded, so the resumed run would see other
-    data. Taking the seed from the checkpoint before anything is built makes
-    the resumed run continue exactly.
-    """
+    """Resume from ``resume`` ('auto': the newest complete checkpoint of the
+    work dir, which MMZooRunner finds; it also takes the interrupted run's
+    seed)."""
     cfg.resume = True
-    if resume == 'auto':
-        cfg.load_from = None
-        checkpoint = find_latest_checkpoint(cfg.work_dir)
-    else:
-        cfg.load_from = checkpoint = resume
-    if checkpoint is None or cfg.get('randomness', {}).get('seed') is not None:
-        return
-    seed = load_checkpoint_file(checkpoint, 'cpu').get('meta', {}).get('seed')
-    if seed is not None:
-        cfg.setdefault('randomness', {})['seed'] = seed
+    cfg.load_from = None if resume == 'auto' else resume
 
 
 def build_config(args) -> Config:
@@ -118,6 +115,8 @@ def build_config(args) -> Config:
         enable_amp(cfg)
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
     if args.resume is not None:
         configure_resume(cfg, args.resume)
     return cfg
@@ -127,9 +126,12 @@ def main(argv=None):
     args = parse_args(argv)
     install_checkpoint_safety()
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner = MMZooRunner.from_cfg(cfg) if 'runner_type' not in cfg \
+            else RUNNERS.build(cfg)
+        runner.train()
+    except (CheckpointError, UnsafeCheckpointError) as error:
+        raise SystemExit(f'error: {error}')
 
 
 if __name__ == '__main__':

@@ -1,11 +1,15 @@
 """LEVIR-CD (Chen and Shi, Remote Sensing 2020) in its official layout."""
+import io
 import os.path as osp
-from typing import List
+from typing import List, Tuple
 
 import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from mmzoo.registry import DATASETS
+from .transforms.bitemporal import check_change_label, decode_image
 
 
 @DATASETS.register_module()
@@ -22,8 +26,11 @@ class LEVIRCDDataset(BaseSegDataset):
     paper in this layout, and ``make_synthetic_levircd.py`` a generated
     stand-in. Pairs are matched by file name; the folder scan refuses a date-A
     image without its date-B partner or label and a date-B image without its
-    date-A partner, naming the file. Sizes and label values are checked when
-    a pair is loaded (``LoadBitemporalImages``, ``LoadChangeLabel``).
+    date-A partner, naming the file. Every pair is then checked before
+    training starts (a bar shows the progress): both dates readable and of
+    one size, the label single-channel 0/255 and of their size. A broken
+    pair stops the build with an error naming the file, instead of crashing
+    a run after hours, when the sample is first drawn.
 
     Each data info carries ``img_path_a``, ``img_path_b``, ``img_path`` (date
     B's path, so that mmseg's visualiser draws over the later date) and
@@ -110,4 +117,42 @@ class LEVIRCDDataset(BaseSegDataset):
                     seg_fields=[]))
         if not data_list:
             raise FileNotFoundError(f'no {self.img_suffix} images in {dir_a}')
+        for info in tqdm(
+                data_list,
+                desc=f'checking the pairs of {dir_a}',
+                unit='pair',
+                leave=False,
+                disable=None):  # no bar where stderr is not a terminal
+            self._check_pair(info)
         return data_list
+
+    def _image_size(self, path: str) -> Tuple[int, int]:
+        """Width and height from the image's header, without decoding it."""
+        content = fileio.get(path, backend_args=self.backend_args)
+        try:
+            with Image.open(io.BytesIO(content)) as image:
+                return image.size
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f'could not read the image {path} '
+                             f'({len(content)} bytes): {error}') from error
+
+    def _check_pair(self, info: dict) -> None:
+        path_a, path_b = info['img_path_a'], info['img_path_b']
+        size_a, size_b = self._image_size(path_a), self._image_size(path_b)
+        if size_a != size_b:
+            raise ValueError(
+                'the dates of a pair differ in size: '
+                f'{path_a} is {size_a[0]}x{size_a[1]}, {path_b} is '
+                f'{size_b[0]}x{size_b[1]} (width x height)')
+        path = info['seg_map_path']
+        label = decode_image(
+            fileio.get(path, backend_args=self.backend_args),
+            path,
+            flag='unchanged',
+            backend='cv2')
+        check_change_label(label, path)
+        if label.shape[::-1] != size_a:
+            raise ValueError(
+                f'change label {path} is {label.shape[1]}x{label.shape[0]} '
+                f'but its images are {size_a[0]}x{size_a[1]} (width x '
+                'height)')

@@ -1,8 +1,19 @@
-from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
-                         install_checkpoint_safety, load_checkpoint_file)
+from .checkpoint import (MMENGINE_SAFE_GLOBALS, CheckpointError,
+                         CheckpointMismatchError, CorruptCheckpointError,
+                         NotResumableError, UnsafeCheckpointError,
+                         check_state_dict, find_resumable_checkpoint,
+                         install_checkpoint_safety, load_checkpoint_file,
+                         remove_stale_partials)
+from .checkpoint_hook import AtomicCheckpointHook
 from .hooks import RNGStateHook
+from .runner import MMZooRunner, SampleError
+from .vis_backend import AtomicLocalVisBackend
 
 __all__ = [
-    'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError',
-    'install_checkpoint_safety', 'load_checkpoint_file', 'RNGStateHook'
+    'MMENGINE_SAFE_GLOBALS', 'CheckpointError', 'CheckpointMismatchError',
+    'CorruptCheckpointError', 'NotResumableError', 'UnsafeCheckpointError',
+    'check_state_dict', 'find_resumable_checkpoint',
+    'install_checkpoint_safety', 'load_checkpoint_file',
+    'remove_stale_partials', 'AtomicCheckpointHook', 'RNGStateHook',
+    'MMZooRunner', 'SampleError', 'AtomicLocalVisBackend'
 ]

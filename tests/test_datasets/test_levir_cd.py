@@ -95,17 +95,19 @@ def test_missing_folder_is_named(tmp_path):
         build(tmp_path)
 
 
+# Every pair is checked when the dataset is built, before any training: a
+# broken pair found only when first drawn would crash a run hours in.
+
+
 def test_dates_of_different_size_name_both_files(tmp_path):
     root = make_pairs(tmp_path)
     write(root / 'train' / 'B' / 'train_2.png', np.zeros((24, 30, 3),
                                                          np.uint8))
-    dataset = build(root)
-    dataset[0]
     with pytest.raises(
             ValueError,
             match=r'A.train_2\.png is 32x24.*'
             r'B.train_2\.png is 30x24'):
-        dataset[1]
+        build(root)
 
 
 @pytest.mark.parametrize('bad', [1, 128, 254])
@@ -116,7 +118,7 @@ def test_label_values_other_than_0_255_name_the_file(tmp_path, bad):
     write(root / 'train' / 'label' / 'train_1.png', label)
     with pytest.raises(
             ValueError, match=rf'label.train_1\.png holds values \[{bad}\]'):
-        build(root)[0]
+        build(root)
 
 
 def test_label_of_another_size_names_the_file(tmp_path):
@@ -124,7 +126,30 @@ def test_label_of_another_size_names_the_file(tmp_path):
     write(root / 'train' / 'label' / 'train_1.png', np.zeros((20, 32),
                                                              np.uint8))
     with pytest.raises(ValueError, match=r'label.train_1\.png is 32x20'):
-        build(root)[0]
+        build(root)
+
+
+@pytest.mark.parametrize(
+    'folder', ['A', 'B', 'label'], ids=['date A', 'date B', 'label'])
+@pytest.mark.parametrize(
+    'content', [b'', b'not a picture'], ids=['empty', 'text'])
+def test_an_undecodable_file_is_named(tmp_path, folder, content):
+    root = make_pairs(tmp_path)
+    (root / 'train' / folder / 'train_2.png').write_bytes(content)
+    with pytest.raises(ValueError, match=rf'{folder}.train_2\.png'):
+        build(root)
+
+
+@pytest.mark.parametrize(
+    'content', [b'', b'not a picture'], ids=['empty', 'text'])
+def test_transforms_name_an_undecodable_file(tmp_path, content):
+    """A file that breaks after the dataset was built: mmcv raises a bare
+    cv2.error for an empty file, which must not reach the user."""
+    root = make_pairs(tmp_path)
+    dataset = build(root)
+    (root / 'train' / 'B' / 'train_1.png').write_bytes(content)
+    with pytest.raises(ValueError, match=r'B.train_1\.png'):
+        dataset[0]
 
 
 def test_reduce_zero_label_is_refused():

@@ -1,9 +1,12 @@
 """Safe (weights_only) checkpoint loading, refusal of foreign objects, atomic
 writing through mmengine, and exact resume."""
+import os
 import os.path as osp
 import pickle
 import textwrap
 
+import mmcv
+import mmengine
 import numpy as np
 import pytest
 import torch
@@ -14,8 +17,10 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
 from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 
-from mmzoo.engine import (UnsafeCheckpointError, install_checkpoint_safety,
-                          load_checkpoint_file)
+from mmzoo.engine import (CheckpointMismatchError, CorruptCheckpointError,
+                          UnsafeCheckpointError, check_state_dict,
+                          install_checkpoint_safety, load_checkpoint_file,
+                          remove_stale_partials)
 from mmzoo.engine.checkpoint import AtomicLocalBackend
 
 
@@ -100,9 +105,106 @@ def test_missing_checkpoint_is_named(tmp_path):
         load_checkpoint_file(str(tmp_path / 'nope.pth'))
 
 
+@pytest.mark.parametrize(
+    'damage', [
+        lambda data: data[:len(data) // 2],
+        lambda data: np.random.default_rng(0).integers(0, 128, 4000, np.uint8).
+        tobytes(),
+        lambda data: b'',
+    ],
+    ids=['cut in half', 'random bytes', 'empty'])
+def test_a_torn_checkpoint_is_refused_naming_the_file(tmp_path, damage):
+    path = tmp_path / 'iter_8.pth'
+    save_checkpoint(mmengine_like_checkpoint(), str(path))
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CorruptCheckpointError) as info:
+        load_checkpoint_file(str(path))
+    assert str(
+        info.value).startswith(f'{path} is not a complete torch checkpoint')
+    assert 'truncated or corrupt' in str(info.value)
+
+
+def test_a_foreign_object_in_a_legacy_file_is_unsafe_not_corrupt(tmp_path):
+    """torch's pre-1.6 format cannot be listed before loading; the refusal must
+    still say what it is."""
+    path = tmp_path / 'legacy.pth'
+    torch.save(
+        dict(payload=Payload(str(tmp_path / 'ran'))),
+        path,
+        _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeCheckpointError, match='legacy.pth'):
+        load_checkpoint_file(str(path))
+    assert not (tmp_path / 'ran').exists()
+
+
+def test_stale_partials_are_removed_and_nothing_else(tmp_path):
+    partials = [
+        '.iter_8.pth.k2j4x9a_', '.last_checkpoint.0abcdefg',
+        '.best_mIoU_iter_4.pth.zz9_8y7x'
+    ]
+    kept = [
+        'iter_8.pth', '.iter_8.pth', 'notes.iter_8.pth.k2j4x9a_', '.git',
+        '.iter_8.pth.k2j4x9a_.txt', 'last_checkpoint'
+    ]
+    for name in partials + kept:
+        (tmp_path / name).write_bytes(b'x')
+    removed = remove_stale_partials(str(tmp_path))
+    assert sorted(removed) == sorted(str(tmp_path / n) for n in partials)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+def test_check_state_dict_names_the_file_and_keys():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+        torch.nn.Linear(4, 2))
+    state = model.state_dict()
+    # What fits passes: a DataParallel prefix is stripped and BN counters
+    # may be missing, as mmengine allows.
+    check_state_dict(
+        model, {
+            f'module.{k}': v
+            for k, v in state.items() if 'num_batches_tracked' not in k
+        }, 'ok.pth')
+    state = dict(state)
+    del state['2.bias']
+    state['3.weight'] = torch.ones(1)
+    state['0.weight'] = torch.ones(4, 3, 5, 5)
+    with pytest.raises(CheckpointMismatchError) as info:
+        check_state_dict(model, state, 'other.pth')
+    message = str(info.value)
+    assert message.startswith('other.pth does not fit the model Sequential')
+    assert '1 missing keys: 2.bias' in message
+    assert '1 unexpected keys: 3.weight' in message
+    assert '0.weight (4, 3, 5, 5) in the checkpoint, (4, 3, 3, 3) in the ' \
+        'model' in message
+
+
 def test_mmengine_writes_through_atomic_backend(tmp_path):
     assert isinstance(
         get_file_backend(str(tmp_path / 'a.pth')), AtomicLocalBackend)
+
+
+@pytest.mark.parametrize(
+    'name, write', [
+        ('out.pkl', lambda path: mmengine.dump([dict(pred=np.ones(3))], path)),
+        ('out.png',
+         lambda path: mmcv.imwrite(np.zeros((4, 4, 3), np.uint8), path)),
+    ],
+    ids=['metric dump (tools/test.py --out)', 'picture (mmcv.imwrite)'])
+def test_a_kill_while_writing_an_output_leaves_no_file(tmp_path, monkeypatch,
+                                                       name, write):
+    """What DumpResults and mmdet's and mmpretrain's visualisation hooks
+    write goes through mmengine's file backend: killed before the rename,
+    neither a truncated file nor a temporary one is left."""
+    path = tmp_path / name
+
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', killed)
+    with pytest.raises(KeyboardInterrupt):
+        write(str(path))
+    assert os.listdir(tmp_path) == []
 
 
 RESUME_CONFIG = """

@@ -102,22 +102,6 @@ def check_outputs(out, name, model, path_a, path_b):
     assert (overlay[changed][:, 0].astype(int) >= b[changed][:, 0]).all()
 
 
-def test_one_pair(tmp_path, checkpoint):
-    path, model = checkpoint
-    dir_a, dir_b = write_pairs(tmp_path / 'in', ['scene.png'])
-    a, b = dir_a / 'scene.png', dir_b / 'scene.png'
-    options = set_threshold(model, a, b)
-    out = tmp_path / 'out'
-    # In this process, to save a start-up; the folder test runs the script.
-    runpy.run_path(TOOL)['main']([
-        str(a),
-        str(b), '--config', CONFIG, '--checkpoint',
-        str(path), '--out',
-        str(out), '--save-npy', '--device', 'cpu', *options
-    ])
-    check_outputs(out, 'scene', model, a, b)
-
-
 def test_folders_with_a_sliding_window(tmp_path, checkpoint):
     path, model = checkpoint
     names = ['p1.png', 'p2.png']
@@ -161,3 +145,48 @@ def test_a_file_and_a_folder_are_refused(tmp_path):
     error = run_in_process(dir_a / 'p1.png', dir_b, '--config', CONFIG,
                            '--checkpoint', 'x.pth', '--out', tmp_path)
     assert 'two images or two folders' in error
+
+
+def test_one_pair_grey_and_rgba(tmp_path, checkpoint, capsys):
+    """One pair, date A grey and date B with an alpha channel: both are read as
+    RGB (PIL's convert('RGB') is the reference) and one line of the output says
+    so."""
+    path, model = checkpoint
+    dir_a, dir_b = write_pairs(tmp_path / 'in', ['scene.png'])
+    a, b = dir_a / 'scene.png', dir_b / 'scene.png'
+    cv2.imwrite(str(a), cv2.imread(str(a), cv2.IMREAD_GRAYSCALE))
+    rgba = cv2.cvtColor(cv2.imread(str(b)), cv2.COLOR_BGR2BGRA)
+    rgba[..., 3] = 128
+    cv2.imwrite(str(b), rgba)
+    assert Image.open(a).mode == 'L' and Image.open(b).mode == 'RGBA'
+    options = set_threshold(model, a, b)
+    out = tmp_path / 'out'
+    # In this process, to save a start-up; the folder test runs the script.
+    runpy.run_path(TOOL)['main']([
+        str(a),
+        str(b), '--config', CONFIG, '--checkpoint',
+        str(path), '--out',
+        str(out), '--save-npy', '--device', 'cpu', *options
+    ])
+    check_outputs(out, 'scene', model, a, b)
+    notes = [
+        line for line in capsys.readouterr().out.splitlines()
+        if 'not RGB' in line
+    ]
+    assert len(notes) == 1
+    assert notes[0].startswith('Note: 2 input image(s) were not RGB')
+    assert f'{a} (L)' in notes[0]
+
+
+def test_a_checkpoint_of_another_model_is_refused_by_name(
+        tmp_path, checkpoint):
+    """A STANet-base checkpoint given with the BAM config: the keys of BAM's
+    attention are missing."""
+    path, _ = checkpoint
+    dir_a, dir_b = write_pairs(tmp_path / 'in', ['p1.png'])
+    bam = CONFIG.replace('stanet-base', 'stanet-bam')
+    error = run_in_process(dir_a, dir_b, '--config', bam, '--checkpoint', path,
+                           '--out', tmp_path / 'out')
+    assert str(path) in error
+    assert 'missing keys: decode_head.attention' in error
+    assert not (tmp_path / 'out').exists()

@@ -23,6 +23,42 @@ from mmzoo.registry import TRANSFORMS
 LABEL_VALUES = {0: 0, 255: 1}
 
 
+def decode_image(content: bytes, path: str, **kwargs) -> np.ndarray:
+    """:func:`mmcv.imfrombytes` (``kwargs`` are its arguments) with an error
+    naming ``path`` when ``content`` is no image.
+
+    mmcv returns None for bytes that are no image but raises a bare
+    ``cv2.error`` for an empty file, naming neither.
+    """
+    try:
+        image = mmcv.imfrombytes(content, **kwargs)
+    except Exception as error:  # cv2.error has no narrower base class
+        detail = str(error).strip().splitlines()[-1] if str(error) else ''
+        raise ValueError(f'could not decode the image {path} '
+                         f'({len(content)} bytes): {detail}') from error
+    if image is None:
+        raise ValueError(f'could not decode the image {path} '
+                         f'({len(content)} bytes): not an image file')
+    return image
+
+
+def check_change_label(label: np.ndarray, path: str) -> None:
+    """Refuse a change label that is not single-channel 0/255, naming ``path``
+    and the values found."""
+    if label.ndim != 2:
+        raise ValueError(f'change label {path} must be a single-channel '
+                         f'8-bit image, got shape {label.shape}')
+    # A 256-bin count finds stray values much faster than np.unique's sort.
+    counts = np.bincount(label.ravel(), minlength=256) if \
+        label.dtype == np.uint8 else None
+    values = np.flatnonzero(counts) if counts is not None else np.unique(label)
+    bad = [int(v) for v in values if int(v) not in LABEL_VALUES]
+    if bad:
+        raise ValueError(
+            f'change label {path} holds values {bad[:10]}; only 0 '
+            '(unchanged) and 255 (changed) are allowed')
+
+
 @TRANSFORMS.register_module()
 class LoadBitemporalImages(BaseTransform):
     """Load the two dates of a pair as one H x W x 6 uint8 RGB image.
@@ -44,14 +80,12 @@ class LoadBitemporalImages(BaseTransform):
         self.backend_args = backend_args
 
     def _read(self, path: str) -> np.ndarray:
-        image = mmcv.imfrombytes(
+        return decode_image(
             fileio.get(path, backend_args=self.backend_args),
+            path,
             flag='color',
             channel_order='rgb',
             backend=self.imdecode_backend)
-        if image is None:
-            raise ValueError(f'could not decode the image {path}')
-        return image
 
     def transform(self, results: dict) -> dict:
         path_a, path_b = results['img_path_a'], results['img_path_b']
@@ -90,20 +124,12 @@ class LoadChangeLabel(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['seg_map_path']
-        label = mmcv.imfrombytes(
+        label = decode_image(
             fileio.get(path, backend_args=self.backend_args),
+            path,
             flag='unchanged',
             backend='cv2')
-        if label is None or label.ndim != 2:
-            shape = None if label is None else label.shape
-            raise ValueError(f'change label {path} must be a single-channel '
-                             f'8-bit image, got shape {shape}')
-        values = np.unique(label)
-        bad = [int(v) for v in values if int(v) not in LABEL_VALUES]
-        if bad:
-            raise ValueError(
-                f'change label {path} holds values {bad[:10]}; only 0 '
-                '(unchanged) and 255 (changed) are allowed')
+        check_change_label(label, path)
         if 'img' in results and label.shape != results['img'].shape[:2]:
             raise ValueError(
                 f'change label {path} is {label.shape[1]}x{label.shape[0]} '
