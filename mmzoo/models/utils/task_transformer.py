@@ -21,10 +21,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Relevances computed at once (elements): 2**22 floats (16 MiB) per tile
+# Relevances computed at once (elements): 2**23 floats (32 MiB) per tile
 # bounds the peak memory while every tile is still a large matrix product
 # (benchmarks/t2net_transformer.py).
-DEFAULT_TILE_ELEMENTS = 2**22
+DEFAULT_TILE_ELEMENTS = 2**23
 
 
 def hard_patch_attention(query: torch.Tensor,
@@ -64,11 +64,12 @@ def hard_patch_attention(query: torch.Tensor,
     cols = max(1, tile_elements // k.shape[2])
     best = torch.empty(n, positions, dtype=torch.long, device=q.device)
     with torch.no_grad():
-        key_t = k.transpose(1, 2)
+        # Queries as rows: each tile's argmax runs along contiguous memory.
+        query_t = q.transpose(1, 2)
         for start in range(0, positions, cols):
             stop = min(start + cols, positions)
-            best[:, start:stop] = torch.bmm(key_t, q[:, :,
-                                                     start:stop]).argmax(1)
+            best[:, start:stop] = torch.bmm(query_t[:, start:stop],
+                                            k).argmax(2)
     index = best.unsqueeze(1)
     relevance = (torch.gather(k, 2, index.expand(-1, k.shape[1], -1)) *
                  q).sum(1)
