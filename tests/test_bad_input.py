@@ -145,6 +145,7 @@ class Case(NamedTuple):
     config: str
     bam: str
     resnet18: str
+    marker: str  # what evil.pth would create if it were unpickled
 
 
 @pytest.fixture
@@ -171,8 +172,9 @@ def case(inputs, tmp_path):
     for name in [config.name] + [osp.basename(f.config) for f in FAMILIES]:
         # The config each run dumps into its work dir, from an earlier run.
         (work_dir / name).write_text('# the earlier run\n')
-    return Case(*map(str, (root, root / 'levircd', work_dir, config,
-                           root / 'bam.pth', root / 'resnet18.pth')))
+    return Case(
+        *map(str, (root, root / 'levircd', work_dir, config, root / 'bam.pth',
+                   root / 'resnet18.pth', inputs / 'code-ran')))
 
 
 def snapshot(folder):
@@ -370,7 +372,7 @@ def check(case, run, says, capsys, prepare=nothing):
         assert fragment.format(data=case.data, root=case.root) in message, \
             message
     assert snapshot(case.root) == before
-    assert not osp.exists(osp.join(case.root, 'code-ran'))
+    assert not osp.exists(case.marker)
 
 
 @pytest.mark.parametrize(
@@ -400,3 +402,15 @@ def test_checkpoint_of_another_architecture(case, family, capsys):
             f'load_from={case.bam}',
             config=osp.join(REPO, family.config)),
         ['{root}/bam.pth', 'does not fit the model', 'missing keys'], capsys)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, 'geteuid') or os.geteuid() == 0,
+    reason='root writes into any folder')
+def test_out_into_a_read_only_folder(case, capsys):
+    folder = osp.join(case.root, 'read-only')
+    os.mkdir(folder, 0o555)
+    check(
+        case, lambda case: run_test(case, case.bam, '--out',
+                                    f'{folder}/results.pkl'),
+        ['cannot write in', folder], capsys)

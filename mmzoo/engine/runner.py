@@ -20,9 +20,10 @@ from mmengine.visualization import LocalVisBackend
 
 from mmzoo.registry import RUNNERS
 from mmzoo.utils.fileio import atomic_write_bytes
-from .checkpoint import (CheckpointMismatchError, NotResumableError,
-                         check_state_dict, find_resumable_checkpoint,
-                         remove_stale_partials, state_dict_of)
+from .checkpoint import (STRIP_MODULE, CheckpointMismatchError,
+                         NotResumableError, check_state_dict,
+                         find_resumable_checkpoint, remove_stale_partials,
+                         state_dict_of)
 from .checkpoint_hook import AtomicCheckpointHook
 from .vis_backend import AtomicLocalVisBackend
 
@@ -129,9 +130,11 @@ class MMZooRunner(Runner):
       the file and the first missing, unexpected and mis-shaped keys (mmengine
       only logs them and trains on). ``allow_partial_load = True`` in the
       config (``--allow-partial-load``) loads what fits, with a warning.
-    - Checks before anything is built: the checkpoint is read, and checked
-      against the model, when the runner is created, so a wrong file fails
-      in seconds rather than after the datasets are scanned.
+    - The checkpoint is read and checked against the model when the runner
+      is created, before any dataset is built, so a wrong file fails in
+      seconds rather than after the datasets are scanned. A resumed run
+      without a fixed seed takes the interrupted run's (``load_from`` and
+      ``resume`` are given as keywords, as ``from_cfg`` does).
     - Resuming says what is wrong with a checkpoint it cannot resume from (a
       plain state dict, another config's optimizer state) naming the file;
       ``resume=True`` without ``load_from`` takes the newest complete
@@ -139,7 +142,8 @@ class MMZooRunner(Runner):
       removes the partial files a killed save left.
     - Atomic writes of ``last_checkpoint`` (:class:`AtomicCheckpointHook` in
       place of CheckpointHook) and of pictures
-      (:class:`AtomicLocalVisBackend` in place of LocalVisBackend).
+      (:class:`AtomicLocalVisBackend` in place of LocalVisBackend), and a
+      visualizer of the run's own (see :meth:`build_visualizer`).
     - Errors while loading a sample name its files.
     - A run that fails before its first iteration leaves the work dir as it
       found it: the log folder and dumped config it made are removed, and a
@@ -163,15 +167,13 @@ class MMZooRunner(Runner):
                 self.logger.info(note)
             if self._preloaded is not None:
                 path, checkpoint = self._preloaded
-                if self._resume:
-                    self._check_training_checkpoint(checkpoint, path)
-                self._check_weights(checkpoint, path, [(r'^module\.', '')])
+                self._check_weights(checkpoint, path, STRIP_MODULE)
         except BaseException:
             self._snapshot.restore()
             raise
 
-    @staticmethod
-    def _read_checkpoint(work_dir: str, kwargs: dict,
+    @classmethod
+    def _read_checkpoint(cls, work_dir: str, kwargs: dict,
                          log: Callable[[str], None]) -> Optional[tuple]:
         """Read the checkpoint to load or resume from before anything is built
         (``load_from`` and ``resume`` as keywords, as ``from_cfg`` passes
@@ -191,6 +193,8 @@ class MMZooRunner(Runner):
             checkpoint = _load_checkpoint(load_from, map_location='cpu')
         if load_from is None:
             return None
+        if kwargs.get('resume'):
+            cls._check_training_checkpoint(checkpoint, load_from)
         randomness = dict(kwargs.get('randomness') or {})
         meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
         if kwargs.get('resume') and randomness.get('seed') is None and \
@@ -208,21 +212,24 @@ class MMZooRunner(Runner):
 
     @staticmethod
     def _check_training_checkpoint(checkpoint: Any, filename: str) -> None:
-        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
-        lacking = [
-            key for key in ('epoch', 'iter')
-            if not isinstance(meta, dict) or key not in meta
-        ]
-        if not isinstance(checkpoint, dict) or 'message_hub' not in \
-                checkpoint or lacking:
-            keys = list(checkpoint)[:6] if isinstance(checkpoint, dict) else []
+        """What Runner.resume reads must be there: ``meta`` with the epoch and
+        iteration, and the message hub."""
+        if not isinstance(checkpoint, dict):
+            lacking, keys = ['everything'], []
+        else:
+            meta = checkpoint.get('meta')
+            lacking = [
+                f'meta.{key}' for key in ('epoch', 'iter')
+                if not isinstance(meta, dict) or key not in meta
+            ] + [key for key in ('message_hub', ) if key not in checkpoint]
+            keys = list(checkpoint)[:6]
+        if lacking:
             raise NotResumableError(
                 f'cannot resume from {filename}: it is not a training '
                 'checkpoint of an mmengine Runner (it lacks '
-                f'{"meta" if meta is None else "meta." + lacking[0]} or '
-                f'message_hub; its first keys are {keys}). Weights alone '
-                '(a plain state dict, converted weights) start a new run '
-                f'with --cfg-options load_from={filename} instead of '
+                f'{", ".join(lacking)}; its first keys are {keys}). Weights '
+                'alone (a plain state dict, converted weights) start a new '
+                f'run with --cfg-options load_from={filename} instead of '
                 '--resume.')
 
     def _check_weights(self, checkpoint: Any, filename: str,
