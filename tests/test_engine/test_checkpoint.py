@@ -193,9 +193,9 @@ def test_mmengine_writes_through_atomic_backend(tmp_path):
     ids=['metric dump (tools/test.py --out)', 'picture (mmcv.imwrite)'])
 def test_a_kill_while_writing_an_output_leaves_no_file(tmp_path, monkeypatch,
                                                        name, write):
-    """What DumpResults and mmdet's and mmpretrain's visualisation hooks
-    write goes through mmengine's file backend: killed before the rename,
-    neither a truncated file nor a temporary one is left."""
+    """What DumpResults and mmdet's and mmpretrain's visualisation hooks write
+    goes through mmengine's file backend: killed before the rename, neither a
+    truncated file nor a temporary one is left."""
     path = tmp_path / name
 
     def killed(src, dst):
