@@ -21,6 +21,7 @@ from mmengine.registry import RUNNERS
 
 from mmzoo.engine import (CheckpointError, MMZooRunner, UnsafeCheckpointError,
                           install_checkpoint_safety)
+from mmzoo.engine.cpu_distributed import setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -137,6 +138,9 @@ def main(argv=None):
     args = parse_args(argv)
     install_checkpoint_safety()
     cfg = build_config(args)
+    # torchrun or slurm on a machine without an accelerator: gloo and a CPU
+    # DDP wrapper instead of mmengine's GPU-only set-up.
+    setup_cpu_distributed(cfg)
     try:
         runner = MMZooRunner.from_cfg(cfg) if 'runner_type' not in cfg \
             else RUNNERS.build(cfg)
