@@ -108,8 +108,11 @@ class _WorkDirSnapshot:
         for path in sorted(set(self._walk()) - self.paths, reverse=True):
             if osp.isdir(path) and not osp.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
-            elif osp.lexists(path):
+                continue
+            try:
                 os.remove(path)
+            except FileNotFoundError:  # another rank of the run was first
+                pass
         for path, (data, stat) in self.saved.items():
             with open(path, 'rb') as f:
                 changed = f.read() != data
