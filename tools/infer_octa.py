@@ -28,7 +28,8 @@ scans: the pixel is FOV / image width, square), or from --pixel-spacing, mm
 per pixel of the images as given.
 
 An image that cannot be read is reported by name and skipped; the others
-are still written, and the exit status is then 1.
+are still written, and the exit status is then 1. The checkpoint must fit
+the config's model exactly.
 """
 import argparse
 import csv
@@ -44,10 +45,12 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 from tqdm import tqdm
 
-from mmzoo.engine import install_checkpoint_safety
+from mmzoo.engine import (CheckpointError, UnsafeCheckpointError,
+                          check_state_dict, install_checkpoint_safety)
+from mmzoo.engine.checkpoint import state_dict_of
 from mmzoo.evaluation.functional import faz_biomarkers
 from mmzoo.registry import DATASETS, MODELS
 from mmzoo.utils.fileio import atomic_write_bytes
@@ -162,9 +165,17 @@ def class_names(cfg: Config) -> Optional[Sequence[str]]:
 
 def build_model(cfg: Config, checkpoint: str, device: str):
     # Building does not initialise weights (no pretrained download); the
-    # checkpoint brings every one of them.
+    # checkpoint brings every one of them, as tools/infer_cd.py loads them.
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    state_dict = state_dict_of(
+        _load_checkpoint(checkpoint, map_location='cpu'), checkpoint)
+    state_dict = {
+        k[7:] if k.startswith('module.') else k: v
+        for k, v in state_dict.items()
+    }
+    check_state_dict(model, state_dict, checkpoint)
+    # The check allows missing BatchNorm counters, as mmengine does.
+    model.load_state_dict(state_dict, strict=False)
     return model.to(device).eval()
 
 
@@ -255,7 +266,11 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     install_checkpoint_safety()
     init_default_scope(cfg.get('default_scope', 'mmzoo'))
-    model = build_model(cfg, args.checkpoint, args.device)
+    try:
+        model = build_model(cfg, args.checkpoint, args.device)
+    except (CheckpointError, UnsafeCheckpointError,
+            FileNotFoundError) as error:
+        raise SystemExit(f'error: {error}')
     pipeline = build_pipeline(cfg)
     names = class_names(cfg)
     out = Path(args.out_dir)
