@@ -52,7 +52,7 @@ FAMILIES = [
     Family('swin', 'configs/swin/swin-tiny_16xb64_in1k.py',
            'model.backbone.window_sise=7', 'window_sise'),
     # ---- new model families: one line each below this mark ----
-    # BSDA-Net: Family('bsda-net', 'configs/bsda_net/<config>.py', ...),
+    # BSDA-Net: Family('bsda-net', 'configs/bsda/<config>.py', ...),
     # T2Net: Family('t2net', 'configs/t2net/<config>.py', ...),
 ]
 
