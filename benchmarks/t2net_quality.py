@@ -6,7 +6,7 @@ trained alike.
         [--seed 0] [--work-dir DIR]
 
 Both models are the demo config's
-(configs/t2net/t2net_edsr-c16b2_1xb8-300iter_synthixi-64x64.py), trained
+(configs/t2net/t2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py), trained
 from scratch through tools/train.py with the same schedule and seed, one
 with ``model.with_transformer=False`` (the paper's ablation: the two
 branches then never exchange features), and tested through tools/test.py.
@@ -26,7 +26,7 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
-    REPO, 'configs/t2net/t2net_edsr-c16b2_1xb8-300iter_synthixi-64x64.py')
+    REPO, 'configs/t2net/t2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py')
 VARIANTS = (('two branches, no task transformer', False), ('T2Net', True))
 
 
