@@ -43,7 +43,7 @@ import make_scale_seg  # noqa: E402
 
 START = '<!-- ablation-table:start -->'
 END = '<!-- ablation-table:end -->'
-SEG = 'r18-w32-d8_1xb8-1k_scaleseg-64x64'
+SEG = 'r18-w32-d8_1xb8-500iter_scaleseg-64x64'
 CD = 'r18_1xb8-300iter_synthlevircd-64x64'
 # (task, row name, config name). Changing a row here changes the table.
 ROWS = (
@@ -64,13 +64,14 @@ METRIC = dict(seg=('mIoU', 'mIoU (%)'), cd=('f1', 'F1 (%)'))
 QUICK = dict(iters=1, batch=2, seeds=(0, ), throughput=(1, 1))
 
 
-def generate_data(seg_root: Path, cd_root: Path, quick: bool) -> None:
-    """Write the generated sets where they are missing."""
-    if not seg_root.is_dir():
+def generate_data(seg_root: Path, cd_root: Path, tasks: set,
+                  quick: bool) -> None:
+    """Write the generated sets of ``tasks`` where they are missing."""
+    if 'seg' in tasks and not seg_root.is_dir():
         counts = (4, 2) if quick else (96, 32)
         make_scale_seg.generate(
             seg_root, size=64, num_train=counts[0], num_val=counts[1])
-    if not cd_root.is_dir():
+    if 'cd' in tasks and not cd_root.is_dir():
         path = REPO / 'tools' / 'dataset_converters' / \
             'make_synthetic_levircd.py'
         spec = importlib.util.spec_from_file_location('levircd_gen', path)
@@ -243,7 +244,9 @@ def main(argv=None):
             args.seg_root = Path(tmp) / 'scaleseg'
             args.cd_root = Path(tmp) / 'levircd'
             args.seeds = list(QUICK['seeds'])
-        generate_data(args.seg_root, args.cd_root, args.quick)
+        generate_data(args.seg_root, args.cd_root,
+                      {task
+                       for task, _, _ in rows}, args.quick)
         results = []
         runs = [(row, seed) for row in rows for seed in args.seeds]
         bar = tqdm(runs, desc='ablation', unit='run', file=sys.stdout)

@@ -14,7 +14,7 @@ import projects.res2decoder.res2decoder  # noqa: F401 (registers)
 from mmzoo.registry import MODELS
 
 CONFIGS = osp.join(REPO, 'projects', 'res2decoder', 'configs')
-SEG = 'r18-w32-d8_1xb8-1k_scaleseg-64x64'
+SEG = 'r18-w32-d8_1xb8-500iter_scaleseg-64x64'
 
 
 def build(name):

@@ -47,7 +47,7 @@ model = dict(
     test_cfg=dict(mode='whole'))
 # From scratch on a small set: AdamW, a short linear warm-up, then poly
 # decay; identical for every head.
-max_iters = 1000
+max_iters = 500
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))
