@@ -8,7 +8,7 @@ EXT_STAMP := $(VENV)/.mmzoo-ext
 EXT_INPUTS := $(shell find mmzoo/ops/csrc -type f 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: env test lint demo clean-env
+.PHONY: env test lint demo demo-bsda demo-t2net clean-env
 
 env: $(ENV_STAMP)
 
@@ -45,6 +45,12 @@ lint: $(ENV_STAMP)
 
 demo: $(EXT_STAMP)
 	$(PY) tools/misc/demo.py
+
+demo-bsda: $(EXT_STAMP)
+	$(PY) tools/misc/demo_bsda.py
+
+demo-t2net: $(EXT_STAMP)
+	$(PY) tools/misc/demo_t2net.py
 
 clean-env:
 	rm -rf $(VENV)
