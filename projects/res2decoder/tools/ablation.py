@@ -247,6 +247,7 @@ def main(argv=None):
         generate_data(args.seg_root, args.cd_root,
                       {task
                        for task, _, _ in rows}, args.quick)
+        throughput = QUICK['throughput'] if args.quick else (8, 3)
         results = []
         runs = [(row, seed) for row in rows for seed in args.seeds]
         bar = tqdm(runs, desc='ablation', unit='run', file=sys.stdout)
@@ -260,7 +261,6 @@ def main(argv=None):
             if not results or results[-1]['config'] != config:
                 size = cfg.crop_size[0]
                 channels = 3 if task == 'seg' else 6
-                throughput = QUICK['throughput'] if args.quick else (8, 3)
                 part = 'decode_head' if task == 'seg' else 'neck'
                 results.append(
                     dict(
@@ -280,11 +280,11 @@ def main(argv=None):
         f"{' --quick' if args.quick else ''}` on "
         f'{datetime.date.today().isoformat()}, seeds '
         f"{', '.join(map(str, args.seeds))}; torch "
-        f'{torch.__version__} on {torch.get_num_threads()} CPU threads '
-        f'({platform.processor() or platform.machine()}). FLOPs and CPU '
-        'img/s: one forward pass of a 64x64 image (6 channels for change '
-        'detection, both dates); img/s: the best of three passes of 8 '
-        'images.')
+        f'{torch.__version__}, {torch.get_num_threads()} CPU thread(s) '
+        f'({platform.processor() or platform.machine()}). GFLOPs: one '
+        'forward pass of a 64x64 image (6 channels for change detection, '
+        f'both dates); CPU img/s: the best of {throughput[1]} forward '
+        f'pass(es) of {throughput[0]} such images.')
     if args.quick:
         settings = ('**Quick run (1 iteration, tiny data): these numbers '
                     'check the pipeline and mean nothing.** ' + settings)
