@@ -166,20 +166,23 @@ def bench(size, batch, device, args):
               f'need {need / 2**30:.0f} GiB (> --max-naive-gib '
               f'{args.max_naive_gib})')
     t = time_alternating(size, batch, device, impls, args.warmup, args.repeats)
+    print(
+        '  forward+backward ' + ', '.join(f'{impl} {t[impl] * 1e3:.1f} ms'
+                                          for impl in impls) +
+        (f'; ratio = baseline / ours: {t["official"] / t["ours"]:.2f}'
+         if with_naive else ''),
+        flush=True)
     peaks = {
         impl:
         gpu_peak(impl, size, batch, device)
         if device.type == 'cuda' else cpu_peak(impl, size, batch)
         for impl in impls
     }
-    for impl in impls:
-        print(f'  {impl:8s} forward+backward {t[impl] * 1e3:10.1f} ms, '
-              f'peak {mib(peaks[impl])}')
-    if with_naive:
-        print(f'  ratio = baseline / ours: time '
-              f'{t["official"] / t["ours"]:.2f}, peak memory ' +
-              (f'{peaks["official"] / peaks["ours"]:.1f}' if None not in
-               peaks.values() else 'n/a'))
+    print('  peak memory ' + ', '.join(f'{impl} {mib(peaks[impl]).strip()}'
+                                       for impl in impls) +
+          (f'; ratio = baseline / ours: '
+           f'{peaks["official"] / peaks["ours"]:.1f}'
+           if with_naive and None not in peaks.values() else ''))
 
 
 def main():
