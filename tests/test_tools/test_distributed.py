@@ -40,9 +40,11 @@ import textwrap
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.device import get_device
 from mmzoo_testing import REPO, TRAIN_SEED
 
-from mmzoo.engine.cpu_distributed import _slurm_environment
+from mmzoo.engine.cpu_distributed import (_slurm_environment,
+                                          setup_cpu_distributed)
 from mmzoo.registry import MODELS
 
 pytestmark = pytest.mark.default_scope('mmzoo')
@@ -313,3 +315,22 @@ def test_slurm_environment_for_gloo(monkeypatch):
         LOCAL_RANK='1',
         MASTER_ADDR='node3',
         MASTER_PORT='29500')
+
+
+@pytest.mark.skipif(
+    get_device() != 'cpu', reason='prepares machines without an accelerator')
+def test_cpu_setup_refuses_what_gloo_cannot_run():
+    """mpi, and model wrappers other than DDP, fail before any process group
+    starts, naming what is at fault; a run without a launcher is left alone."""
+    cfg = Config(dict(launcher='none'))
+    setup_cpu_distributed(cfg)
+    assert 'model_wrapper_cfg' not in cfg
+    with pytest.raises(ValueError, match='--launcher mpi'):
+        setup_cpu_distributed(Config(dict(launcher='mpi')))
+    with pytest.raises(ValueError, match='MMFullyShardedDataParallel'):
+        setup_cpu_distributed(
+            Config(
+                dict(
+                    launcher='pytorch',
+                    model_wrapper_cfg=dict(
+                        type='MMFullyShardedDataParallel'))))
