@@ -95,7 +95,7 @@ def _registry(name: str, parent: Registry, locations=()) -> MMZooRegistry:
         name, parent=parent, scope=SCOPE, locations=list(locations))
 
 
-RUNNERS = _registry('runner', MMENGINE_RUNNERS)
+RUNNERS = _registry('runner', MMENGINE_RUNNERS, ['mmzoo.engine'])
 RUNNER_CONSTRUCTORS = _registry('runner constructor',
                                 MMENGINE_RUNNER_CONSTRUCTORS)
 LOOPS = _registry('loop', MMENGINE_LOOPS)
@@ -105,7 +105,8 @@ DATA_SAMPLERS = _registry('data sampler', MMENGINE_DATA_SAMPLERS)
 TRANSFORMS = _registry('transform', MMENGINE_TRANSFORMS,
                        ['mmzoo.datasets.transforms'])
 MODELS = _registry('model', MMENGINE_MODELS, ['mmzoo.models'])
-MODEL_WRAPPERS = _registry('model_wrapper', MMENGINE_MODEL_WRAPPERS)
+MODEL_WRAPPERS = _registry('model_wrapper', MMENGINE_MODEL_WRAPPERS,
+                           ['mmzoo.engine'])
 WEIGHT_INITIALIZERS = _registry('weight initializer',
                                 MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = _registry('optimizer', MMENGINE_OPTIMIZERS)
@@ -118,6 +119,6 @@ EVALUATOR = _registry('evaluator', MMENGINE_EVALUATOR)
 TASK_UTILS = _registry('task util', MMENGINE_TASK_UTILS)
 VISUALIZERS = _registry('visualizer', MMENGINE_VISUALIZERS,
                         ['mmzoo.visualization'])
-VISBACKENDS = _registry('vis_backend', MMENGINE_VISBACKENDS)
+VISBACKENDS = _registry('vis_backend', MMENGINE_VISBACKENDS, ['mmzoo.engine'])
 LOG_PROCESSORS = _registry('log_processor', MMENGINE_LOG_PROCESSORS)
 INFERENCERS = _registry('inferencer', MMENGINE_INFERENCERS)

@@ -192,3 +192,24 @@ def test_upstream_head_without_scope_fails_on_its_default_loss():
     import mmseg.models  # noqa: F401
     with pytest.raises(KeyError, match='CrossEntropyLoss'):
         MODELS.build(dict(HEAD, type='mmseg.FCNHead'))
+
+
+def test_engine_components_resolve_without_importing_mmzoo_engine():
+    """A user's config names ``runner_type='mmzoo.MMZooRunner'`` (or our
+    model wrapper or vis backend) without importing mmzoo.engine itself: the
+    registries' locations import it."""
+    code = ('from mmengine.registry import MODEL_WRAPPERS, RUNNERS, '
+            'VISBACKENDS\n'
+            "print(RUNNERS.get('mmzoo.MMZooRunner').__module__, "
+            "MODEL_WRAPPERS.get('mmzoo.CPUDistributedDataParallel')"
+            '.__module__, '
+            "VISBACKENDS.get('mmzoo.AtomicLocalVisBackend').__module__)")
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [
+        'mmzoo.engine.runner', 'mmzoo.engine.cpu_distributed',
+        'mmzoo.engine.vis_backend'
+    ]

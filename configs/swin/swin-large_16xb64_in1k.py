@@ -2,8 +2,10 @@
 # fine-tuned on ImageNet-1k with this recipe (official
 # configs/swin/swin_large_patch4_window7_224_22kto1k_finetune.yaml):
 # 30 epochs, lr 2e-5 per 512 images, 5 warm-up epochs, weight decay 1e-8,
-# drop path 0.2. Start it from converted 22k weights (`load_from`); the
-# converted 22k->1k release evaluates with it directly.
+# drop path 0.2. Start it from converted 22k weights: `load_from` and
+# `tools/train.py --allow-partial-load`, because their 21,841-class head does
+# not fit this 1k head, which then starts fresh. The converted 22k->1k release
+# fits exactly and evaluates with it directly.
 _base_ = ['./swin-tiny_16xb64_in1k.py']
 model = dict(
     backbone=dict(arch='large', drop_path_rate=0.2),

@@ -5,6 +5,7 @@ from .checkpoint import (MMENGINE_SAFE_GLOBALS, CheckpointError,
                          install_checkpoint_safety, load_checkpoint_file,
                          remove_stale_partials)
 from .checkpoint_hook import AtomicCheckpointHook
+from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
 from .hooks import RNGStateHook
 from .runner import MMZooRunner, SampleError
 from .vis_backend import AtomicLocalVisBackend
@@ -14,6 +15,7 @@ __all__ = [
     'CorruptCheckpointError', 'NotResumableError', 'UnsafeCheckpointError',
     'check_state_dict', 'find_resumable_checkpoint',
     'install_checkpoint_safety', 'load_checkpoint_file',
-    'remove_stale_partials', 'AtomicCheckpointHook', 'RNGStateHook',
+    'remove_stale_partials', 'AtomicCheckpointHook',
+    'CPUDistributedDataParallel', 'setup_cpu_distributed', 'RNGStateHook',
     'MMZooRunner', 'SampleError', 'AtomicLocalVisBackend'
 ]
