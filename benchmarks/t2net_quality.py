@@ -2,11 +2,11 @@
 bicubic interpolation, the two branches without task transformers, and T2Net,
 trained alike.
 
-    python benchmarks/t2net_quality.py [--data DIR] [--iters 300]
+    python benchmarks/t2net_quality.py [--data DIR] [--iters 600]
         [--seed 0] [--work-dir DIR]
 
 Both models are the demo config's
-(configs/t2net/t2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py), trained
+(configs/t2net/t2net_edsr-c32b2_1xb8-600iter_synthixi-64x64.py), trained
 from scratch through tools/train.py with the same schedule and seed, one
 with ``model.with_transformer=False`` (the paper's ablation: the two
 branches then never exchange features), and tested through tools/test.py.
@@ -26,7 +26,7 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
-    REPO, 'configs/t2net/t2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py')
+    REPO, 'configs/t2net/t2net_edsr-c32b2_1xb8-600iter_synthixi-64x64.py')
 VARIANTS = (('two branches, no task transformer', False), ('T2Net', True))
 
 
@@ -61,7 +61,7 @@ def train_and_test(data, work_dir, with_transformer, iters, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', help='synthetic IXI-layout folder')
-    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--iters', type=int, default=600)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--work-dir', default=None)
     args = parser.parse_args()

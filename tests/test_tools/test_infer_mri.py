@@ -16,7 +16,7 @@ from mmzoo.registry import MODELS
 
 TOOL = f'{REPO}/tools/infer_mri.py'
 CONFIG = (f'{REPO}/configs/t2net/'
-          't2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py')
+          't2net_edsr-c32b2_1xb8-600iter_synthixi-64x64.py')
 
 
 @pytest.fixture(scope='module')

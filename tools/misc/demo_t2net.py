@@ -14,7 +14,7 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/t2net/t2net_edsr-c32b2_1xb8-300iter_synthixi-64x64.py'
+CONFIG = 'configs/t2net/t2net_edsr-c32b2_1xb8-600iter_synthixi-64x64.py'
 DATA = 'data/synthetic_ixi'
 ROWS = (('zero-filled + bicubic (x2)', 'zf_bicubic'), ('T2Net SR (x2)', 'sr'),
         ('zero-filled (LR)', 'zf'), ('T2Net reconstruction (LR)', 'recon'))

@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/models/t2net_edsr.py', '../_base_/datasets/synthetic_ixi.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_t2net_50e.py'
 ]
-max_iters = 300
+max_iters = 600
 model = dict(channels=32, num_blocks=2)
 train_dataloader = dict(
     num_workers=1,
