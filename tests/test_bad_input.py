@@ -51,9 +51,11 @@ FAMILIES = [
            'model.backbone.radx=2', 'radx'),
     Family('swin', 'configs/swin/swin-tiny_16xb64_in1k.py',
            'model.backbone.window_sise=7', 'window_sise'),
-    # ---- new model families: one line each below this mark ----
-    # BSDA-Net: Family('bsda-net', 'configs/bsda/<config>.py', ...),
-    # T2Net: Family('t2net', 'configs/t2net/<config>.py', ...),
+    Family('bsda-net',
+           'configs/bsda/bsda-net_r34_1xb64-500e_octa500-6mm-400x400.py',
+           'model.decode_head.boundry_channels=16', 'boundry_channels'),
+    Family('t2net', 'configs/t2net/t2net_edsr_1xb8-50e_ixi-t2-x2-256x256.py',
+           'model.num_resgroups=5', 'num_resgroups'),
 ]
 
 # The test config: the STANet demo config on the tiny set, no data workers.

@@ -68,6 +68,37 @@ def classification(size=32, batch=2):
     return dict(inputs=images(batch, 3, size), data_samples=samples)
 
 
+def octa(size=32, batch=2):
+    """Grey eyes with a FAZ mask, its heatmap and distance map, and a
+    diagnosis: everything BSDA-Net's losses read."""
+    from mmseg.structures import SegDataSample
+    samples = []
+    for k in range(batch):
+        sample = SegDataSample(
+            metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 2, (1, size, size)))
+        sample.gt_heatmap = PixelData(data=torch.rand(1, size, size))
+        sample.gt_sdm = PixelData(data=torch.rand(1, size, size) * 2 - 1)
+        sample.gt_class = torch.tensor(k % 3)
+        samples.append(sample)
+    return dict(inputs=images(batch, 1, size), data_samples=samples)
+
+
+def mri(size=16, scale=2, batch=2):
+    """Zero-filled low-resolution slices with both branches' targets."""
+    from mmengine.structures import BaseDataElement
+    torch.manual_seed(1)
+    samples = [
+        BaseDataElement(
+            gt_hr=torch.rand(1, size * scale, size * scale),
+            gt_lr=torch.rand(1, size, size)) for _ in range(batch)
+    ]
+    return dict(
+        inputs=[torch.rand(1, size, size) for _ in range(batch)],
+        data_samples=samples)
+
+
 # One line per family: its config under configs/, what is built ('backbone',
 # fed a random batch, or the whole 'model', fed what the function makes
 # through the model's data preprocessor and loss).
@@ -112,7 +143,16 @@ CASES = [
             raises=RuntimeError,
             strict=True,
             reason='mmcv 2.1 nms on CPU refuses bfloat16 boxes')),
-    # -- new families: one line each below (BSDA-Net, T2Net) --
+    pytest.param(
+        'bsda/bsda-net_r18-w16_1xb8-60e_synthocta-96x96.py',
+        'model',
+        octa,
+        id='bsda-net'),
+    pytest.param(
+        't2net/t2net_edsr-c32b2_1xb8-600iter_synthixi-64x64.py',
+        'model',
+        mri,
+        id='t2net'),
 ]
 
 
