@@ -39,14 +39,11 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 from PIL import Image
 from tqdm import tqdm
 
-from mmzoo.engine import (CheckpointError, UnsafeCheckpointError,
-                          check_state_dict, install_checkpoint_safety)
-from mmzoo.engine.checkpoint import state_dict_of
-from mmzoo.registry import MODELS
+from mmzoo.engine import (CheckpointError, UnsafeCheckpointError, init_model,
+                          install_checkpoint_safety)
 from mmzoo.utils.fileio import atomic_write_bytes
 from mmzoo.visualization import distance_to_image, overlay_changes
 
@@ -156,22 +153,6 @@ def load_config(args) -> Config:
     return cfg
 
 
-def build_model(cfg: Config, checkpoint: str, device: str):
-    # Building does not initialise weights (no pretrained download); the
-    # checkpoint brings every one of them.
-    model = MODELS.build(cfg.model)
-    state_dict = state_dict_of(
-        _load_checkpoint(checkpoint, map_location='cpu'), checkpoint)
-    state_dict = {
-        k[7:] if k.startswith('module.') else k: v
-        for k, v in state_dict.items()
-    }
-    check_state_dict(model, state_dict, checkpoint)
-    # The check allows missing BatchNorm counters, as mmengine does.
-    model.load_state_dict(state_dict, strict=False)
-    return model.to(device).eval()
-
-
 def colour_mode(path: Path) -> str:
     """PIL's name for the colours of an image file ('RGB', 'L', 'RGBA'), read
     from its header."""
@@ -244,7 +225,7 @@ def main(argv=None):
     install_checkpoint_safety()
     init_default_scope(cfg.get('default_scope', 'mmzoo'))
     try:
-        model = build_model(cfg, args.checkpoint, args.device)
+        model = init_model(cfg.model, args.checkpoint, args.device)
     except (CheckpointError, UnsafeCheckpointError,
             FileNotFoundError) as error:
         raise SystemExit(f'error: {error}')

@@ -45,15 +45,12 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 from tqdm import tqdm
 
 from mmzoo.datasets.fastmri import recon_voxel_size
 from mmzoo.datasets.transforms.kspace import to_image
-from mmzoo.engine import (CheckpointError, UnsafeCheckpointError,
-                          check_state_dict, install_checkpoint_safety)
-from mmzoo.engine.checkpoint import state_dict_of
-from mmzoo.registry import MODELS
+from mmzoo.engine import (CheckpointError, UnsafeCheckpointError, init_model,
+                          install_checkpoint_safety)
 from mmzoo.utils.fileio import atomic_write_bytes
 from mmzoo.visualization import reconstruction_panel
 
@@ -150,19 +147,6 @@ def read_input(path: Path):
                      'a fastMRI file (.h5)')
 
 
-def build_model(cfg: Config, checkpoint: str, device: str):
-    model = MODELS.build(cfg.model)
-    state_dict = state_dict_of(
-        _load_checkpoint(checkpoint, map_location='cpu'), checkpoint)
-    state_dict = {
-        k[7:] if k.startswith('module.') else k: v
-        for k, v in state_dict.items()
-    }
-    check_state_dict(model, state_dict, checkpoint)
-    model.load_state_dict(state_dict)
-    return model.to(device).eval()
-
-
 @torch.no_grad()
 def restore(model, image: np.ndarray, device: str):
     """(SR, reconstruction) of one zero-filled slice, in its units."""
@@ -198,7 +182,7 @@ def main(argv=None):
     install_checkpoint_safety()
     init_default_scope(cfg.get('default_scope', 'mmzoo'))
     try:
-        model = build_model(cfg, args.checkpoint, args.device)
+        model = init_model(cfg.model, args.checkpoint, args.device)
     except (CheckpointError, UnsafeCheckpointError,
             FileNotFoundError) as error:
         raise SystemExit(f'error: {error}')

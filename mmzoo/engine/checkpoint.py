@@ -254,6 +254,31 @@ def check_state_dict(model: torch.nn.Module,
         'config).')
 
 
+def init_model(model_cfg: dict,
+               checkpoint: str,
+               device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
+    """The model of ``model_cfg`` with the weights of ``checkpoint``, in eval
+    mode on ``device``: what the folder-inference tools run.
+
+    Building does not initialise weights (no pretrained download): the
+    checkpoint brings every one of them, and it must fit the model exactly
+    (:func:`check_state_dict`; BatchNorm's counters may be missing, as
+    mmengine allows).
+    """
+    from mmzoo.registry import MODELS
+    model = MODELS.build(model_cfg)
+    state_dict = state_dict_of(
+        load_checkpoint_file(checkpoint, map_location='cpu'), checkpoint)
+    for pattern, replacement in STRIP_MODULE:
+        state_dict = {
+            re.sub(pattern, replacement, k): v
+            for k, v in state_dict.items()
+        }
+    check_state_dict(model, state_dict, checkpoint)
+    model.load_state_dict(state_dict, strict=False)
+    return model.to(device).eval()
+
+
 # The names mmengine's CheckpointHook gives regular checkpoints.
 _CHECKPOINT_NAME = re.compile(r'^(?:epoch|iter)_(\d+)\.pth$')
 # What atomic_write_bytes writes before renaming: '.NAME.' and mkstemp's
