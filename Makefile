@@ -31,7 +31,7 @@ test: $(EXT_STAMP)
 # versions (CI reaches PyPI, not the hooks' repositories); settings in
 # setup.cfg. Only these folders are checked, never .venv, build, work_dirs or
 # data.
-LINT_PATHS := mmzoo tools tests benchmarks configs setup.py
+LINT_PATHS := mmzoo tools tests benchmarks configs projects setup.py
 # Every check runs, so one run lists all violations; any one fails the target.
 lint: $(ENV_STAMP)
 	@status=0; bin=$(VENV)/bin; set -x; \

@@ -195,8 +195,8 @@ def test_upstream_head_without_scope_fails_on_its_default_loss():
 
 
 def test_engine_components_resolve_without_importing_mmzoo_engine():
-    """A user's config names ``runner_type='mmzoo.MMZooRunner'`` (or our
-    model wrapper or vis backend) without importing mmzoo.engine itself: the
+    """A user's config names ``runner_type='mmzoo.MMZooRunner'`` (or our model
+    wrapper or vis backend) without importing mmzoo.engine itself: the
     registries' locations import it."""
     code = ('from mmengine.registry import MODEL_WRAPPERS, RUNNERS, '
             'VISBACKENDS\n'

@@ -262,8 +262,8 @@ def init_model(model_cfg: dict,
 
     Building does not initialise weights (no pretrained download): the
     checkpoint brings every one of them, and it must fit the model exactly
-    (:func:`check_state_dict`; BatchNorm's counters may be missing, as
-    mmengine allows).
+    (:func:`check_state_dict`; BatchNorm's counters may be missing, as mmengine
+    allows).
     """
     from mmzoo.registry import MODELS
     model = MODELS.build(model_cfg)

@@ -36,8 +36,10 @@ def sample_name(sample) -> str:
 
 @HOOKS.register_module()
 class ReconstructionVisualizationHook(Hook):
-    """Draw MRI restorations as zero-filled input | reconstruction | SR output
-    | ground truth | error map panels.
+    """Draw MRI restorations as panels, one per slice.
+
+    A panel shows zero-filled input | reconstruction | SR output | ground
+    truth | error map.
 
     It takes mmdet ``DetVisualizationHook``'s arguments, so that
     ``tools/test.py --show-dir DIR`` switches it on the same way: in a test
