@@ -53,7 +53,7 @@ synthetic_levircd = synthetic_dataset('levircd', '--num-train', 16,
                                       '--num-val', 4, '--num-test', 4,
                                       '--size', 128)
 synthetic_mri = synthetic_dataset('mri', '--layout', 'ixi')
-# 60 6 mm subjects at 96x96, as configs/_base_/datasets/synthetic_octa.py
+# 120 6 mm subjects at 96x96, as configs/_base_/datasets/synthetic_octa.py
 # splits them, and six 3 mm ones.
-synthetic_octa = synthetic_dataset('octa', '--num-6mm', 60, '--num-3mm', 6,
+synthetic_octa = synthetic_dataset('octa', '--num-6mm', 120, '--num-3mm', 6,
                                    '--size', 96)

@@ -33,16 +33,9 @@ model = dict(
         stage_channels=stage_channels,
         decoder_channels=decoder_channels[-2::-1],
         num_classes=3))
-# 120 generated eyes split 90/15/15 by subject: a diagnosis learnt from
-# scratch needs more than the base's 12 training eyes per class to carry
-# over to unseen ones.
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    drop_last=True,
-    dataset=dict(subjects=(10001, 10090)))
-val_dataloader = dict(num_workers=1, dataset=dict(subjects=(10091, 10105)))
-test_dataloader = dict(num_workers=1, dataset=dict(subjects=(10106, 10120)))
+train_dataloader = dict(batch_size=8, num_workers=1, drop_last=True)
+val_dataloader = dict(num_workers=1)
+test_dataloader = dict(num_workers=1)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 auto_scale_lr = dict(base_batch_size=8)
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

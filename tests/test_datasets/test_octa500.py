@@ -61,9 +61,9 @@ def test_synthetic_config_splits_subjects(synthetic_octa, sheet):
             assert info['fov_mm'] == 6.0
             assert info['pixel_spacing'] == pytest.approx(6.0 / 96)
     assert sizes == dict(
-        train=(10001, 10036, 36),
-        val=(10037, 10048, 12),
-        test=(10049, 10060, 12))
+        train=(10001, 10090, 90),
+        val=(10091, 10105, 15),
+        test=(10106, 10120, 15))
 
 
 def test_test_pipeline_packs_grey_image_mask_and_class(synthetic_octa):

@@ -38,8 +38,8 @@ def written(tool, tmp_path_factory):
 
 def test_octa500_layout_and_label_sheet(synthetic_octa):
     """The session fixture's set, written by the script run as a user runs
-    it: 60 6 mm and six 3 mm subjects at 96 x 96."""
-    six = [f'{10001 + i}' for i in range(60)]
+    it: 120 6 mm and six 3 mm subjects at 96 x 96."""
+    six = [f'{10001 + i}' for i in range(120)]
     three = [f'{10301 + i}' for i in range(6)]
     expected = ({f'OCTA_6mm/{PROJECTION}/{s}.bmp'
                  for s in six}
@@ -65,7 +65,7 @@ def test_octa500_layout_and_label_sheet(synthetic_octa):
     assert rows[0] == ('ID', 'Sex', 'OS/OD', 'Age', 'Disease')
     assert [row[0] for row in rows[1:]] == [int(s) for s in six]
     # Subjects cycle through the diagnoses.
-    assert [row[4] for row in rows[1:]] == ['NORMAL', 'DR', 'AMD'] * 20
+    assert [row[4] for row in rows[1:]] == ['NORMAL', 'DR', 'AMD'] * 40
     assert {row[1] for row in rows[1:]} == {'M', 'F'}
     assert {row[2] for row in rows[1:]} == {'OD', 'OS'}
 

@@ -6,16 +6,17 @@ import os.path as osp
 import textwrap
 
 import numpy as np
-import pytest
 from mmzoo_testing import REPO, TRAIN_SEED, run_tool
 from PIL import Image
 
-EPOCHS = 15
+# At 15 epochs the diagnosis reached 53-65% on held-out eyes depending on
+# the seed and thread count; at 25, 83-87% over seeds 0-3.
+EPOCHS = 25
 
 # The demo config (its model, batch 8 and Adam 1e-3) on the demo's set,
-# for fewer epochs: the cross-entropy after 2 of 15 epochs, the official
-# 60 of 500 (12%) shortened with the schedule; tested on the 30 eyes of the
-# val and test splits; no worker processes.
+# for fewer epochs: the cross-entropy after 2 of 25 epochs (the official
+# 60 of 500 shortened, so that the diagnosis trains for most of the run);
+# tested on the 30 eyes of the val and test splits; no worker processes.
 OVERRIDES = """
 data_root = '{data}'
 train_dataloader = dict(
@@ -51,23 +52,14 @@ def faz_fraction(data, first, last):
     return float(np.mean(masks))
 
 
-@pytest.fixture(scope='module')
-def synthetic_octa120(tmp_path_factory):
-    """The demo's set: 120 eyes of 96x96, which its config splits 90/15/15 (the
-    session's synthetic_octa holds 60)."""
-    out = tmp_path_factory.mktemp('octa120') / 'data'
-    run_tool('tools/dataset_converters/make_synthetic_octa.py', out,
-             '--num-6mm', 120, '--num-3mm', 0, '--size', 96)
-    return out
-
-
-def test_bsda_net_learns_faz_and_diagnosis(synthetic_octa120, tmp_path):
+def test_bsda_net_learns_faz_and_diagnosis(synthetic_octa, tmp_path):
     config = tmp_path / 'bsda.py'
     base = osp.join(
         REPO, 'configs/bsda/'
         'bsda-net_r18-w16_1xb8-60e_synthocta-96x96.py')
-    config.write_text(f"_base_ = '{base}'\n" + textwrap.dedent(
-        OVERRIDES.format(data=synthetic_octa120, epochs=EPOCHS)))
+    config.write_text(
+        f"_base_ = '{base}'\n" +
+        textwrap.dedent(OVERRIDES.format(data=synthetic_octa, epochs=EPOCHS)))
     work_dir = tmp_path / 'work'
     run_tool('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
              f'randomness.seed={TRAIN_SEED}')
@@ -90,7 +82,7 @@ def test_bsda_net_learns_faz_and_diagnosis(synthetic_octa120, tmp_path):
     # fraction p of the held-out eyes (about 5% here); guessing among the
     # three balanced diagnoses is right a third of the time, and 18 or more
     # of 30 right by guessing has a probability of 0.25%.
-    p = faz_fraction(synthetic_octa120, 10091, 10120)
+    p = faz_fraction(synthetic_octa, 10091, 10120)
     assert metrics['Dice'] > max(70, 3 * 100 * 2 * p / (1 + p)), metrics
     assert metrics['accuracy'] >= 60, metrics
     assert 0 < metrics['HD95'] < 1, metrics  # mm, in a 6 mm field

@@ -338,7 +338,7 @@ def main(argv=None):
     octa500.add_argument(
         '--num-6mm',
         type=non_negative_int,
-        default=60,
+        default=120,
         help='number of 6 mm subjects (IDs from 10001)')
     octa500.add_argument(
         '--num-3mm',
