@@ -112,8 +112,8 @@ def script(name):
 
 def run_in_process(tool, *args):
     """``python TOOL ARGS`` run in this process: its exit status, stdout and
-    stderr, as :func:`run_tool` reports them (``sys.exit(message)`` prints
-    the message on stderr and exits 1, as the interpreter does)."""
+    stderr, as :func:`run_tool` reports them (``sys.exit(message)`` prints the
+    message on stderr and exits 1, as the interpreter does)."""
     path = osp.join(REPO, tool)
     stdout, stderr = io.StringIO(), io.StringIO()
     returncode = 0
