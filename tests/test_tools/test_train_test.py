@@ -101,13 +101,6 @@ train_cfg = dict(max_epochs=4, val_interval=4)
 default_hooks = dict(checkpoint=dict(interval=4), logger=dict(interval=1))
 """
 
-RESNEXT50_DET = """
-model['backbone'].update(depth=50, groups=32, base_width=4)
-# Two epochs show the loss falling.
-train_cfg = dict(max_epochs=2, val_interval=2)
-default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
-"""
-
 CLS_OVERRIDES = """
 data_root = '{data}'
 data_preprocessor = dict(num_classes=4)
@@ -154,11 +147,10 @@ CASES = {
     'resnext-seg':
     ('resnext/upernet_resnext50-32x4d_4xb4-80k_ade20k-512x512.py',
      SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
-    # The 101-64x4d detector at the width of ResNeXt-50 32x4d: the same
-    # config and code path at half the cost of a test run.
-    'resnext-det': ('resnext/faster-rcnn_resnext101-64x4d_fpn_1x_coco.py',
-                    DET_OVERRIDES + RESNEXT50_DET, 'synthetic_coco',
-                    'epoch_2.pth', 'coco/bbox_mAP'),
+    # No ResNeXt detector: mmdet's training path with an mmzoo backbone is
+    # the Res2Net case's, ResNeXt trains in the segmentation case, and its
+    # detection config builds in tests/test_configs.py; the run cost 54 s of
+    # the suite's 15-minute budget.
 }
 
 
