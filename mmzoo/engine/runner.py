@@ -11,6 +11,7 @@ import torch
 from mmengine.dataset import Compose
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
@@ -151,11 +152,15 @@ class MMZooRunner(Runner):
     - A run that fails before its first iteration leaves the work dir as it
       found it: the log folder and dumped config it made are removed, and a
       config dump it overwrote is put back.
+    - Two runs in one process started within the same second (a notebook, a
+      test) get their own logger, visualizer and log folder (see
+      :meth:`setup_env`).
     """
 
     def __init__(self, model, work_dir: str, *args, **kwargs) -> None:
         cfg = kwargs.get('cfg')
         filename = getattr(cfg, 'filename', None)
+        self._requested_name = kwargs.get('experiment_name')
         dumped = [osp.join(work_dir, osp.basename(filename))
                   ] if filename else []
         self._snapshot = _WorkDirSnapshot(work_dir, dumped)
@@ -174,6 +179,31 @@ class MMZooRunner(Runner):
         except BaseException:
             self._snapshot.restore()
             raise
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """Runner's set-up, then a timestamp of the run's own.
+
+        mmengine names the run's logger, visualizer, message hub and log
+        folder after the second it started, and hands back an existing
+        instance of a name: a second run of one config in the same process
+        and second would log into the first run's file and draw into its
+        folder. A suffix (``_1``, ``_2``, ...) keeps them apart; separate
+        processes (and so the ranks of a distributed run) never collide.
+        """
+        super().setup_env(env_cfg)
+        base, count = self._timestamp, 0
+        while MMLogger.check_instance_created(self._name_for(self._timestamp)):
+            count += 1
+            self._timestamp = f'{base}_{count}'
+
+    def _name_for(self, timestamp: str) -> str:
+        """The experiment name Runner derives from ``timestamp``."""
+        if self._requested_name is not None:
+            return f'{self._requested_name}_{timestamp}'
+        if self.cfg.filename is not None:
+            stem = osp.splitext(osp.basename(self.cfg.filename))[0]
+            return f'{stem}_{timestamp}'
+        return timestamp
 
     @classmethod
     def _read_checkpoint(cls, work_dir: str, kwargs: dict,

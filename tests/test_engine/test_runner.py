@@ -67,7 +67,8 @@ def make_runner(work_dir, width=3, max_iters=2, config_name='toy.py', **kw):
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1,
                             by_epoch=False)),
-        experiment_name=uuid.uuid4().hex,
+        experiment_name=kw.pop('experiment_name',
+                               uuid.uuid4().hex),
         randomness=dict(seed=0),
         cfg=cfg,
         **kw)
@@ -244,3 +245,25 @@ def test_a_sample_that_cannot_be_loaded_is_named(tmp_path, content):
             batch_size=1))
     with pytest.raises((SampleError, AssertionError), match='broken.png'):
         loader.dataset[0]
+
+
+def test_runs_started_in_the_same_second_keep_their_own_logs(
+        tmp_path, monkeypatch):
+    """mmengine hands back an existing logger or visualizer of the same name;
+    two runs of one config within one second must not share them."""
+    import mmengine.runner.runner as runner_module
+    monkeypatch.setattr(runner_module.time, 'strftime',
+                        lambda *args: '20260101_000000')
+    first = make_runner(tmp_path / 'work', experiment_name='same')
+    second = make_runner(tmp_path / 'work', experiment_name='same')
+    assert first.log_dir != second.log_dir
+    assert first.logger is not second.logger
+    assert first.visualizer is not second.visualizer
+    for runner in (first, second):
+        runner.train()
+        assert os.listdir(runner.log_dir), runner.log_dir
+    logs = [
+        os.path.join(r.log_dir, f'{r.timestamp}.log') for r in (first, second)
+    ]
+    assert all(os.path.isfile(log) for log in logs), logs
+    assert second.timestamp == '20260101_000000_1'
