@@ -12,6 +12,7 @@ Everything here is numpy + cv2 and deterministic given a
 (seeding, the output folder, atomic writes) is at the bottom of this file,
 and their command lines are their own.
 """
+import argparse
 import json
 import zlib
 from dataclasses import dataclass
@@ -239,6 +240,37 @@ def prepare_output_dir(out: Union[str, Path], overwrite: bool) -> Path:
                               'pass --overwrite to write into it anyway')
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+class GeneratorParser(argparse.ArgumentParser):
+    """The command line of the dataset generators: ``OUT``, ``--seed`` and
+    ``--overwrite``, to which each generator adds its image size and counts.
+
+    Args:
+        description (str): What the generator writes.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description=description)
+        self.add_argument('out', help='output folder, created if missing')
+        self.add_argument(
+            '--seed',
+            type=non_negative_int,
+            default=0,
+            help='random seed; the same seed writes byte-identical files')
+        self.add_argument(
+            '--overwrite',
+            action='store_true',
+            help='write into a non-empty OUT; files with the same names are '
+            'replaced, other files are left as they are')
+
+    def output_dir(self, args: argparse.Namespace) -> Path:
+        """``OUT`` created by :func:`prepare_output_dir`; a refusal exits as
+        a usage error."""
+        try:
+            return prepare_output_dir(args.out, args.overwrite)
+        except FileExistsError as error:
+            self.error(str(error))
 
 
 def image_rng(seed: int, split: str, *index: int) -> np.random.Generator:

@@ -10,13 +10,11 @@ background, sky is a band at the top, floor a band at the bottom, buildings
 are rectangles and trees disks. A thin frame is left as "other" so that the
 ignore index shows up, as unlabelled pixels do in the real data.
 """
-import argparse
 
 import numpy as np
 
-from mmzoo.utils.synthetic import (Style, draw_scene, image_rng,
-                                   non_negative_int, paint, prepare_output_dir,
-                                   write_image)
+from mmzoo.utils.synthetic import (GeneratorParser, Style, draw_scene,
+                                   image_rng, paint, write_image)
 
 # PNG values are ADE20K's class ids: 1 wall, 2 building, 3 sky, 4 floor,
 # 5 tree.
@@ -46,32 +44,18 @@ def make_sample(rng: np.random.Generator, size: int):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--size',
         type=int,
         default=128,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
-    parser.add_argument(
         '--num-train', type=int, default=40, help='number of training images')
     parser.add_argument(
         '--num-val', type=int, default=10, help='number of validation images')
     args = parser.parse_args(argv)
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
 
     counts = dict(training=args.num_train, validation=args.num_val)
     for folder, prefix in SPLITS:

@@ -11,13 +11,11 @@ read them as they read the real files. Each image holds one to four
 non-touching objects: red triangles are persons, green disks bicycles and
 blue rectangles cars.
 """
-import argparse
 
 import numpy as np
 
-from mmzoo.utils.synthetic import (Style, draw_scene, image_rng,
-                                   non_negative_int, prepare_output_dir,
-                                   write_image, write_json)
+from mmzoo.utils.synthetic import (GeneratorParser, Style, draw_scene,
+                                   image_rng, write_image, write_json)
 
 CATEGORIES = (
     dict(supercategory='person', id=1, name='person'),
@@ -55,32 +53,18 @@ def annotation(ann_id: int, image_id: int, instance) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--size',
         type=int,
         default=128,
         help='side of the square images in pixels')
     parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
-    parser.add_argument(
         '--num-train', type=int, default=16, help='number of training images')
     parser.add_argument(
         '--num-val', type=int, default=4, help='number of validation images')
     args = parser.parse_args(argv)
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
 
     # Ids are unique across both splits, as in the real release.
     image_id = ann_id = 0

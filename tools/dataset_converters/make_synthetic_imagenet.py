@@ -10,13 +10,11 @@
 the k-th ImageNet-1k wnid, so labels agree with the real class indices, and
 shows one to three objects of its own colour and shape on a grey background.
 """
-import argparse
 
 import numpy as np
 
-from mmzoo.utils.synthetic import (Style, draw_scene, image_rng,
-                                   non_negative_int, prepare_output_dir,
-                                   write_image, write_text)
+from mmzoo.utils.synthetic import (GeneratorParser, Style, draw_scene,
+                                   image_rng, write_image, write_text)
 
 # The first ten ImageNet-1k classes in label order: tench, goldfish, great
 # white shark, tiger shark, hammerhead, electric ray, stingray, cock, hen,
@@ -47,23 +45,12 @@ def make_image(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--size',
         type=int,
         default=64,
         help='side of the square images in pixels')
-    parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
     parser.add_argument(
         '--num-classes',
         type=int,
@@ -82,10 +69,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 1 <= args.num_classes <= len(WNIDS):
         parser.error(f'--num-classes must be in [1, {len(WNIDS)}]')
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
 
     train_lines = []
     for label, wnid in enumerate(WNIDS[:args.num_classes]):

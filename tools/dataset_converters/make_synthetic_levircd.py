@@ -21,15 +21,14 @@ the dates' content rather than their values. Labels are drawn in date B's
 frame. Every image is drawn from a generator keyed by seed, split and index:
 the same seed writes byte-identical files.
 """
-import argparse
 from dataclasses import dataclass
 from typing import List, Tuple
 
 import cv2
 import numpy as np
 
-from mmzoo.utils.synthetic import (image_rng, non_negative_int, polygon_mask,
-                                   prepare_output_dir, write_image)
+from mmzoo.utils.synthetic import (GeneratorParser, image_rng, polygon_mask,
+                                   write_image)
 
 SPLITS = ('train', 'val', 'test')
 # Reflectances in [0, 1] (RGB).
@@ -272,23 +271,12 @@ def make_pair(rng: np.random.Generator, size: int):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--size',
         type=int,
         default=256,
         help='side of the square images in pixels')
-    parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
     for split, default in zip(SPLITS, (48, 8, 16)):
         parser.add_argument(
             f'--num-{split}',
@@ -298,10 +286,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.size < 32:
         parser.error(f'--size must be at least 32, got {args.size}')
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
 
     for split in SPLITS:
         for index in range(1, getattr(args, f'num_{split}') + 1):

@@ -24,7 +24,6 @@ what super-resolution and de-aliasing have to recover. Every volume is drawn
 from a generator keyed by seed, split and index: the same seed writes
 byte-identical files.
 """
-import argparse
 import gzip
 import io
 from typing import Tuple
@@ -35,8 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from mmzoo.utils.fileio import atomic_write_bytes
-from mmzoo.utils.synthetic import (image_rng, non_negative_int,
-                                   prepare_output_dir)
+from mmzoo.utils.synthetic import GeneratorParser, image_rng, non_negative_int
 
 IXI_SPLITS = ('train', 'val', 'test')
 FASTMRI_SPLITS = ('train', 'val')
@@ -203,8 +201,7 @@ def fastmri_file(rng: np.random.Generator, size: int,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--layout',
         choices=('ixi', 'fastmri'),
@@ -219,16 +216,6 @@ def main(argv=None):
         'have 256 (IXI) and 320 (fastMRI)')
     parser.add_argument(
         '--slices', type=int, default=20, help='slices per volume')
-    parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
     for split, default in zip(IXI_SPLITS, (8, 2, 2)):
         parser.add_argument(
             f'--num-{split}',
@@ -242,10 +229,7 @@ def main(argv=None):
                      f'{args.size}')
     if args.slices < 1:
         parser.error(f'--slices must be positive, got {args.slices}')
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
 
     splits = IXI_SPLITS if args.layout == 'ixi' else FASTMRI_SPLITS
     number = 0

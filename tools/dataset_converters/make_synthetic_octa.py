@@ -31,7 +31,6 @@ that it stays a learnable object at the small sizes tests use (``--size
 ranges) and each is drawn from a generator keyed by seed, field of view and
 ID: the same seed writes byte-identical files, the workbook included.
 """
-import argparse
 import csv
 import io
 import zipfile
@@ -44,8 +43,8 @@ import cv2
 import numpy as np
 
 from mmzoo.utils.fileio import atomic_write_bytes
-from mmzoo.utils.synthetic import (image_rng, non_negative_int, polygon_mask,
-                                   prepare_output_dir, write_image)
+from mmzoo.utils.synthetic import (GeneratorParser, image_rng,
+                                   non_negative_int, polygon_mask, write_image)
 
 # Field of view in mm, native side in pixels and first subject ID of each
 # OCTA-500 subset.
@@ -310,8 +309,7 @@ def write_fazid(out: Path, args) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--layout',
         choices=('octa500', 'fazid'),
@@ -324,16 +322,6 @@ def main(argv=None):
         "data's (400 for 6 mm and 304 for 3 mm OCTA-500, 420 for FAZID). "
         'Lengths in mm are kept, so a smaller image is a coarser view of '
         'the same field')
-    parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
     octa500 = parser.add_argument_group('OCTA-500 layout')
     octa500.add_argument(
         '--num-6mm',
@@ -360,10 +348,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.size is not None and args.size < 48:
         parser.error(f'--size must be at least 48, got {args.size}')
-    try:
-        out = prepare_output_dir(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    out = parser.output_dir(args)
     write = write_octa500 if args.layout == 'octa500' else write_fazid
     print(f'Wrote {write(out, args)} to {out}')
 

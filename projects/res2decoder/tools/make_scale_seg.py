@@ -13,15 +13,14 @@ are lines one to three pixels wide across the scene. A decoder therefore
 has to see both far (is this pixel inside a large object?) and fine (a
 three-pixel car, a one-pixel road).
 """
-import argparse
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mmzoo.utils.synthetic import (Style, draw_scene, image_rng,
-                                   non_negative_int, paint, prepare_output_dir,
+from mmzoo.utils.synthetic import (GeneratorParser, Style, draw_scene,
+                                   image_rng, paint, prepare_output_dir,
                                    write_image)
 
 CLASSES = ('ground', 'building', 'car', 'lake', 'shrub', 'road')
@@ -102,20 +101,9 @@ def generate(out,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out', help='output folder, created if missing')
+    parser = GeneratorParser(__doc__.splitlines()[0])
     parser.add_argument(
         '--size', type=int, default=64, help='side of the square images')
-    parser.add_argument(
-        '--seed',
-        type=non_negative_int,
-        default=0,
-        help='random seed; the same seed writes byte-identical files')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='write into a non-empty OUT; files with the same names are '
-        'replaced, other files are left as they are')
     parser.add_argument(
         '--num-train', type=int, default=96, help='training images')
     parser.add_argument(
