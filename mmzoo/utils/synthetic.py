@@ -265,8 +265,8 @@ class GeneratorParser(argparse.ArgumentParser):
             'replaced, other files are left as they are')
 
     def output_dir(self, args: argparse.Namespace) -> Path:
-        """``OUT`` created by :func:`prepare_output_dir`; a refusal exits as
-        a usage error."""
+        """``OUT`` created by :func:`prepare_output_dir`; a refusal exits as a
+        usage error."""
         try:
             return prepare_output_dir(args.out, args.overwrite)
         except FileExistsError as error:
