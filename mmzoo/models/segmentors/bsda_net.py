@@ -14,7 +14,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmzoo.registry import MODELS
-from ..utils.resnet_stages import resnet_stages
+from ..utils import resnet_stages, unpadded_samples
 
 
 @MODELS.register_module()
@@ -117,16 +117,7 @@ class BSDANet(BaseSegmentor):
         data_samples: Optional[List[SegDataSample]] = None
     ) -> List[SegDataSample]:
         if data_samples is None:
-            size = tuple(inputs.shape[2:])
-            data_samples = [
-                SegDataSample(
-                    metainfo=dict(
-                        ori_shape=size,
-                        img_shape=size,
-                        pad_shape=size,
-                        padding_size=[0, 0, 0, 0]))
-                for _ in range(len(inputs))
-            ]
+            data_samples = unpadded_samples(inputs)
         outs = self.decode_head(self.extract_feat(inputs))
         maps = self.decode_head.predict_by_feat(
             outs, self._metas(inputs, [s.metainfo for s in data_samples]))

@@ -15,6 +15,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmzoo.registry import MODELS
+from ..utils import unpadded_samples
 
 
 @MODELS.register_module()
@@ -160,16 +161,7 @@ class SiamEncoderDecoder(BaseSegmentor):
         data_samples: Optional[List[SegDataSample]] = None
     ) -> List[SegDataSample]:
         if data_samples is None:
-            size = tuple(inputs.shape[2:])
-            data_samples = [
-                SegDataSample(
-                    metainfo=dict(
-                        ori_shape=size,
-                        img_shape=size,
-                        pad_shape=size,
-                        padding_size=[0, 0, 0, 0]))
-                for _ in range(len(inputs))
-            ]
+            data_samples = unpadded_samples(inputs)
         metas = [s.metainfo for s in data_samples]
         scores = self.inference(inputs, metas)
         return self.postprocess_result(scores, data_samples)
