@@ -31,9 +31,6 @@ An image that cannot be read is reported by name and skipped; the others
 are still written, and the exit status is then 1. The checkpoint must fit
 the config's model exactly.
 """
-import argparse
-import csv
-import io
 import os.path as osp
 import sys
 from pathlib import Path
@@ -42,13 +39,12 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
-from mmzoo.engine import (CheckpointError, UnsafeCheckpointError, init_model,
-                          install_checkpoint_safety)
+from mmzoo.apis import (InputError, csv_bytes, inference_parser, load_model,
+                        png_bytes, unlabelled_test_pipeline)
 from mmzoo.evaluation.functional import faz_biomarkers
 from mmzoo.registry import DATASETS
 from mmzoo.utils.fileio import atomic_write_bytes
@@ -63,19 +59,12 @@ CSV_COLUMNS = ('file', 'predicted_class', 'probability', 'faz_area_mm2',
                'spacing_from')
 
 
-class InputError(Exception):
-    """Bad input, reported without a traceback."""
-
-
 class UnreadableImage(Exception):
     """An image file that cannot be decoded; it is skipped."""
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n\n', 1)[1])
+    parser = inference_parser(__doc__)
     parser.add_argument('config', help='BSDA-Net config')
     parser.add_argument('checkpoint', help='checkpoint of that model')
     parser.add_argument('images_dir', help='folder of OCTA en-face images')
@@ -90,15 +79,6 @@ def parse_args(argv=None):
         '--pixel-spacing',
         type=float,
         help='mm per pixel of the images as given')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run the model on (default: cuda if available)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value pairs')
     args = parser.parse_args(argv)
     for name in ('fov_mm', 'pixel_spacing'):
         value = getattr(args, name)
@@ -161,13 +141,6 @@ def class_names(cfg: Config) -> Optional[Sequence[str]]:
     return names
 
 
-def build_pipeline(cfg: Config) -> Compose:
-    return Compose([
-        step for step in cfg.test_dataloader.dataset.pipeline
-        if step['type'].split('.')[-1] not in ANNOTATION_STEPS
-    ])
-
-
 @torch.no_grad()
 def infer(model, pipeline: Compose, path: Path, spacing: float):
     """The model's SegDataSample for one image, at the image's size."""
@@ -178,15 +151,6 @@ def infer(model, pipeline: Compose, path: Path, spacing: float):
             reduce_zero_label=False,
             pixel_spacing=spacing))
     return model.test_step(pseudo_collate([data]))[0]
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode('.png', image)
-    if not ok:
-        raise RuntimeError('cv2 could not encode a PNG')
-    return encoded.tobytes()
 
 
 def describe(path: Path, image: np.ndarray, sample, names, spacing: float,
@@ -229,31 +193,18 @@ def describe(path: Path, image: np.ndarray, sample, names, spacing: float,
         spacing_from=source)
 
 
-def csv_bytes(rows: List[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
 def main(argv=None):
     args = parse_args(argv)
     try:
         images = list_images(Path(args.images_dir))
     except InputError as error:
         raise SystemExit(f'error: {error}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    install_checkpoint_safety()
-    init_default_scope(cfg.get('default_scope', 'mmzoo'))
     try:
-        model = init_model(cfg.model, args.checkpoint, args.device)
-    except (CheckpointError, UnsafeCheckpointError,
-            FileNotFoundError) as error:
+        cfg, model = load_model(args.config, args.checkpoint, args.device,
+                                args.cfg_options)
+    except InputError as error:
         raise SystemExit(f'error: {error}')
-    pipeline = build_pipeline(cfg)
+    pipeline = unlabelled_test_pipeline(cfg, ANNOTATION_STEPS)
     names = class_names(cfg)
     out = Path(args.out_dir)
     rows, skipped = [], []
@@ -267,7 +218,7 @@ def main(argv=None):
         spacing, source = pixel_spacing(args, image.shape[1])
         sample = infer(model, pipeline, path, spacing)
         rows.append(describe(path, image, sample, names, spacing, source, out))
-    atomic_write_bytes(csv_bytes(rows), out / 'faz.csv')
+    atomic_write_bytes(csv_bytes(rows, CSV_COLUMNS), out / 'faz.csv')
     print(f'Wrote pictures and masks of {len(rows)} image(s) and faz.csv to '
           f'{osp.abspath(out)}')
     if skipped:
