@@ -1,15 +1,21 @@
-// CPU kernels of mmzoo's window ops: at::parallel_for over (window, head);
-// each block's two (backward: five) matrix products go to torch's BLAS
-// straight from the inputs, the row math between them (vectorised softmax,
-// its gradient) comes from common/window_math.h.
+// CPU kernels of mmzoo's window ops: at::parallel_for over (window, head).
+// The float forward runs its two matrix products as register-tiled loops on
+// the compiler's vector types (below); the backward, and shapes those loops
+// do not take, hand each block's products to torch's BLAS straight from the
+// inputs. The row math between them (vectorised softmax, its gradient) comes
+// from common/window_math.h.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <torch/library.h>
 
-#include <type_traits>
-
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../common/checks.h"
@@ -18,15 +24,56 @@
 namespace mmzoo {
 namespace {
 
-// The hot loops are compiled twice, for x86-64-v3 (AVX2, FMA) and for the x86-64
-// baseline, and the loader picks one per machine.
+// ---------------------------------------------------------------- SIMD level
+// The attention kernels are compiled once per x86 level: x86-64-v4 (AVX-512),
+// x86-64-v3 (AVX2, FMA) and the x86-64 baseline. The level follows the one
+// PyTorch runs its own kernels at (ATEN_CPU_CAPABILITY=default|avx2|avx512
+// switches both), capped by what the CPU supports, so that one machine can
+// time both at each level. Chosen once per process, as PyTorch does.
+enum class SimdLevel { kDefault = 0, kAvx2 = 1, kAvx512 = 2 };
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MMZOO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define MMZOO_CPU_CLONES
+#define MMZOO_X86_LEVELS 1
+#define MMZOO_TARGET_AVX512 \
+  __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define MMZOO_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
 #endif
-// Everything a clone calls is inlined into it, so it is compiled for the
-// clone's instruction set too.
+
+SimdLevel machine_level() {
+#ifdef MMZOO_X86_LEVELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return SimdLevel::kAvx512;
+  if (__builtin_cpu_supports("x86-64-v3")) return SimdLevel::kAvx2;
+#endif
+  return SimdLevel::kDefault;
+}
+
+SimdLevel torch_level() {
+  const std::string capability = at::get_cpu_capability();
+  if (capability == "AVX512") return SimdLevel::kAvx512;
+  if (capability == "AVX2") return SimdLevel::kAvx2;
+  return SimdLevel::kDefault;
+}
+
+SimdLevel simd_level() {
+  static const SimdLevel level = std::min(torch_level(), machine_level());
+  return level;
+}
+
+// Named as torch.backends.cpu.get_cpu_capability() names PyTorch's level.
+std::string cpu_simd_level() {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return "AVX512";
+    case SimdLevel::kAvx2:
+      return "AVX2";
+    default:
+      return "DEFAULT";
+  }
+}
+
+// Everything a level's entry point calls is inlined into it, so it is
+// compiled for that level's instruction set too.
 #define MMZOO_INLINE inline __attribute__((always_inline))
 
 // ---------------------------------------------------------------- partition
@@ -154,11 +201,6 @@ MMZOO_INLINE void add_bias_and_mask(const Block<T>& blk, int i, acc_t* row) {
   if (blk.mask) axpy<acc_t>(1, blk.mask + i * blk.N, row, blk.N);
 }
 
-// Workspace of one block, in elements: the forward holds P, the backward P
-// and dS (N x N each); q, k, v and the outputs are used in place.
-inline int64_t forward_workspace(int N) { return int64_t(N) * N; }
-inline int64_t backward_workspace(int N) { return 2 * int64_t(N) * N; }
-
 // `out` rows are `ld_out` apart: d for (B*nW, heads, N, d) outputs, C for
 // the packed op's (B*nW, N, C), whose heads sit side by side in each row.
 template <typename T>
@@ -232,49 +274,329 @@ MMZOO_INLINE void attention_backward_block(const Block<T>& blk,
   matmul<T>(true, false, N, d, N, T(1), p, N, grad_out, ld_out, dv, ld_grad);
 }
 
-// Non-template entry points, so that target_clones can version them.
-MMZOO_CPU_CLONES void forward_block_f32(const Block<float>& blk, float* out,
-                                        int ld_out, float* lse, float* kt) {
-  attention_forward_block(blk, out, ld_out, lse, kt);
+// ------------------------------------------------- float forward on vectors
+// `Vec<W>` is W floats in the compiler's generic vector type: one zmm at
+// W = 16 in the AVX-512 entry points, one ymm at 8 in the AVX2 ones, one xmm
+// at 4 in the baseline. Each block computes
+//   S = scale * Q K^T + bias + mask   (N x NP, rows padded to NP = W * m),
+//   P = exp(S - rowmax),  out = (P V) / rowsum(P),
+// with S held in `work` (L1-sized: N, d <= 144, 64): Q K^T as outer
+// products of Q's entries with rows of K^T (K transposed once per block,
+// padding columns zero) and P V as outer products of P's entries with rows
+// of V, each in tiles of R rows by J vectors of accumulators that stay in
+// registers over the whole reduction.
+template <int W>
+struct Vec {
+  typedef float type __attribute__((vector_size(W * sizeof(float))));
+};
+template <int W>
+using vec_t = typename Vec<W>::type;
+
+template <int W>
+MMZOO_INLINE vec_t<W> load(const float* p) {
+  vec_t<W> v;
+  std::memcpy(&v, p, sizeof v);  // unaligned: rows of the packed qkv
+  return v;
 }
-MMZOO_CPU_CLONES void forward_block_f64(const Block<double>& blk, double* out,
-                                        int ld_out, double* lse, double* kt) {
-  attention_forward_block(blk, out, ld_out, lse, kt);
+template <int W>
+MMZOO_INLINE void store(float* p, vec_t<W> v) {
+  std::memcpy(p, &v, sizeof v);
 }
-MMZOO_CPU_CLONES void backward_block_f32(
-    const Block<float>& blk, const float* grad_out, const float* out,
-    int ld_out, const float* lse, const float* grad_lse, float* dq, float* dk,
-    float* dv, int ld_grad, float* dbias, float* work) {
-  attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq, dk,
-                           dv, ld_grad, dbias, work);
+
+inline int padded(int n, int w) { return (n + w - 1) / w * w; }
+
+// The low (H = 0) or high (H = 1) halves of a and b, interleaved: a0 b0 a1
+// b1 ... for the low ones.
+template <int W, int H, size_t... I>
+MMZOO_INLINE vec_t<W> interleave(vec_t<W> a, vec_t<W> b,
+                                 std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b,
+                                 ((I % 2 ? W : 0) + H * W / 2 + I / 2)...);
 }
-MMZOO_CPU_CLONES void backward_block_f64(
-    const Block<double>& blk, const double* grad_out, const double* out,
-    int ld_out, const double* lse, const double* grad_lse, double* dq,
-    double* dk, double* dv, int ld_grad, double* dbias, double* work) {
-  attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq, dk,
-                           dv, ld_grad, dbias, work);
+
+// Transposes the W x W matrix in `rows` in registers: each round
+// interleaves row i with row i + W / 2, which rotates an entry's address
+// (row bits, then column bits) by one bit; log2(W) rounds swap the two.
+template <int W>
+MMZOO_INLINE void transpose(vec_t<W> (&rows)[W]) {
+  constexpr auto lanes = std::make_index_sequence<W>{};
+#pragma GCC unroll 4
+  for (int round = 1; round < W; round *= 2) {
+    vec_t<W> next[W];
+#pragma GCC unroll 16
+    for (int i = 0; i < W / 2; ++i) {
+      next[2 * i] = interleave<W, 0>(rows[i], rows[i + W / 2], lanes);
+      next[2 * i + 1] = interleave<W, 1>(rows[i], rows[i + W / 2], lanes);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < W; ++i) rows[i] = next[i];
+  }
+}
+
+// kt (d x np) = K^T, zero past N; d is a multiple of W, np of W.
+template <int W>
+MMZOO_INLINE void transpose_keys(const float* k, int ld, int N, int d, int np,
+                                 float* kt) {
+  for (int j0 = 0; j0 < np; j0 += W) {
+    for (int c0 = 0; c0 < d; c0 += W) {
+      vec_t<W> rows[W];
+#pragma GCC unroll 16
+      for (int r = 0; r < W; ++r)
+        rows[r] = j0 + r < N ? load<W>(k + (j0 + r) * ld + c0) : vec_t<W>{};
+      transpose<W>(rows);
+#pragma GCC unroll 16
+      for (int c = 0; c < W; ++c) store<W>(kt + (c0 + c) * np + j0, rows[c]);
+    }
+  }
+}
+
+// Runs tile.template operator()<r, j>(i, v) over a grid of `rows` by
+// `vectors` in tiles of R by J, the last row and column of tiles as large
+// as what is left, so that every tile keeps its accumulators in registers.
+template <int R, int J, typename Tile>
+MMZOO_INLINE void rest_columns(int i, int v, int n, const Tile& tile) {
+  if constexpr (J >= 1) {
+    if (n == J)
+      tile.template operator()<R, J>(i, v);
+    else
+      rest_columns<R, J - 1>(i, v, n, tile);
+  }
+}
+template <int R, int J, typename Tile>
+MMZOO_INLINE void tile_row(int i, int vectors, const Tile& tile) {
+  int v = 0;
+  for (; v + J <= vectors; v += J) tile.template operator()<R, J>(i, v);
+  if (v < vectors) rest_columns<R, J - 1>(i, v, vectors - v, tile);
+}
+template <int R, int J, typename Tile>
+MMZOO_INLINE void rest_rows(int i, int n, int vectors, const Tile& tile) {
+  if constexpr (R >= 1) {
+    if (n == R)
+      tile_row<R, J>(i, vectors, tile);
+    else
+      rest_rows<R - 1, J>(i, n, vectors, tile);
+  }
+}
+template <int R, int J, typename Tile>
+MMZOO_INLINE void for_tiles(int rows, int vectors, const Tile& tile) {
+  int i = 0;
+  for (; i + R <= rows; i += R) tile_row<R, J>(i, vectors, tile);
+  if (i < rows) rest_rows<R - 1, J>(i, rows - i, vectors, tile);
+}
+
+// S[i0:i0+R, W*v0:W*(v0+J)] = scale * Q[i0:i0+R] . Kt[:, W*v0:W*(v0+J)]
+template <int W>
+struct QkTile {
+  const float *q, *kt;
+  int ld, np, d;
+  float scale;
+  float* s;
+
+  template <int R, int J>
+  MMZOO_INLINE void operator()(int i0, int v0) const {
+    vec_t<W> acc[R][J] = {};
+    const float* k_col = kt + v0 * W;
+    for (int c = 0; c < d; ++c) {
+      vec_t<W> kv[J];
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j) kv[j] = load<W>(k_col + c * np + j * W);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const float qv = q[(i0 + r) * ld + c];
+#pragma GCC unroll 16
+        for (int j = 0; j < J; ++j) acc[r][j] += qv * kv[j];
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j)
+        store<W>(s + (i0 + r) * np + (v0 + j) * W, acc[r][j] * scale);
+    }
+  }
+};
+
+// out[i0:i0+R, W*v0:W*(v0+J)] = P[i0:i0+R] . V[:, W*v0:W*(v0+J)] / rowsum
+template <int W>
+struct PvTile {
+  const float *p, *v;
+  int np, ld, N;
+  const float* inv_sum;
+  float* out;
+  int ld_out;
+
+  template <int R, int J>
+  MMZOO_INLINE void operator()(int i0, int v0) const {
+    vec_t<W> acc[R][J] = {};
+    const float* v_col = v + v0 * W;
+    for (int j = 0; j < N; ++j) {
+      vec_t<W> vv[J];
+#pragma GCC unroll 16
+      for (int c = 0; c < J; ++c) vv[c] = load<W>(v_col + j * ld + c * W);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const float pv = p[(i0 + r) * np + j];
+#pragma GCC unroll 16
+        for (int c = 0; c < J; ++c) acc[r][c] += pv * vv[c];
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < J; ++c)
+        store<W>(out + (i0 + r) * ld_out + (v0 + c) * W,
+                 acc[r][c] * inv_sum[i0 + r]);
+    }
+  }
+};
+
+// Tile shapes per vector width: AVX-512 has 32 vector registers, AVX2 and
+// the baseline 16, which hold the accumulators, a tile's row of K^T or V and
+// the broadcast entry.
+template <int W>
+struct Tiles {
+  static constexpr int qk_rows = 2, qk_vectors = 4;
+  static constexpr int pv_rows = 2, pv_vectors = 4;
+};
+template <>
+struct Tiles<16> {
+  static constexpr int qk_rows = 4, qk_vectors = 4;
+  static constexpr int pv_rows = 8, pv_vectors = 2;
+};
+
+// Takes d a multiple of W; `work` holds forward_workspace(N, d) floats.
+template <int W>
+MMZOO_INLINE void forward_block_vec(const Block<float>& blk, float* out,
+                                    int ld_out, float* lse, float* work) {
+  using tiles = Tiles<W>;
+  const int N = blk.N, d = blk.d, ld = blk.ld, np = padded(N, W);
+  float* kt = work;        // d x np
+  float* s = kt + d * np;  // N x np: S, then P
+  float inv_sum[kMaxTokens];
+  transpose_keys<W>(blk.k, ld, N, d, np, kt);
+
+  for_tiles<tiles::qk_rows, tiles::qk_vectors>(
+      N, np / W, QkTile<W>{blk.q, kt, ld, np, d, blk.scale, s});
+
+  for (int i = 0; i < N; ++i) {
+    float* row = s + i * np;
+    add_bias_and_mask(blk, i, row);
+    float row_max = -INFINITY;
+#ifdef _OPENMP
+#pragma omp simd reduction(max : row_max)
+#endif
+    for (int j = 0; j < N; ++j) row_max = std::max(row_max, row[j]);
+    float sum = 0;
+    MMZOO_SIMD_SUM(sum)
+    for (int j = 0; j < N; ++j) {
+      row[j] = exp_poly(row[j] - row_max);
+      sum += row[j];
+    }
+    inv_sum[i] = 1.0f / sum;
+    lse[i] = row_max + std::log(sum);
+  }
+
+  for_tiles<tiles::pv_rows, tiles::pv_vectors>(
+      N, d / W, PvTile<W>{s, blk.v, np, ld, N, inv_sum, out, ld_out});
+}
+
+// Workspace of one block, in elements: the forward holds K^T and S (d x NP
+// and N x NP, NP = N padded to the widest vector), the backward P and dS
+// (N x N each); q, k, v and the outputs are used in place.
+inline int64_t forward_workspace(int N, int d) {
+  return int64_t(padded(N, 16)) * (N + d);
+}
+inline int64_t backward_workspace(int N) { return 2 * int64_t(N) * N; }
+
+template <int W>
+MMZOO_INLINE void forward_block_f32_at(const Block<float>& blk, float* out,
+                                       int ld_out, float* lse, float* work) {
+  if (blk.d % W == 0)
+    forward_block_vec<W>(blk, out, ld_out, lse, work);
+  else
+    attention_forward_block(blk, out, ld_out, lse, work);
+}
+
+// The per-block kernels of one level.
+struct LevelKernels {
+  void (*forward_f32)(const Block<float>&, float*, int, float*, float*);
+  void (*forward_f64)(const Block<double>&, double*, int, double*, double*);
+  void (*backward_f32)(const Block<float>&, const float*, const float*, int,
+                       const float*, const float*, float*, float*, float*,
+                       int, float*, float*);
+  void (*backward_f64)(const Block<double>&, const double*, const double*,
+                       int, const double*, const double*, double*, double*,
+                       double*, int, double*, double*);
+};
+
+// The entry points of one level, compiled with `TARGET`, and their table.
+#define MMZOO_LEVEL_KERNELS(NAME, TARGET, W)                                  \
+  TARGET void NAME##_forward_f32(const Block<float>& blk, float* out,         \
+                                 int ld_out, float* lse, float* work) {       \
+    forward_block_f32_at<W>(blk, out, ld_out, lse, work);                     \
+  }                                                                           \
+  TARGET void NAME##_forward_f64(const Block<double>& blk, double* out,       \
+                                 int ld_out, double* lse, double* work) {     \
+    attention_forward_block(blk, out, ld_out, lse, work);                     \
+  }                                                                           \
+  TARGET void NAME##_backward_f32(                                            \
+      const Block<float>& blk, const float* grad_out, const float* out,       \
+      int ld_out, const float* lse, const float* grad_lse, float* dq,         \
+      float* dk, float* dv, int ld_grad, float* dbias, float* work) {         \
+    attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq,   \
+                             dk, dv, ld_grad, dbias, work);                   \
+  }                                                                           \
+  TARGET void NAME##_backward_f64(                                            \
+      const Block<double>& blk, const double* grad_out, const double* out,    \
+      int ld_out, const double* lse, const double* grad_lse, double* dq,      \
+      double* dk, double* dv, int ld_grad, double* dbias, double* work) {     \
+    attention_backward_block(blk, grad_out, out, ld_out, lse, grad_lse, dq,   \
+                             dk, dv, ld_grad, dbias, work);                   \
+  }                                                                           \
+  constexpr LevelKernels NAME{NAME##_forward_f32, NAME##_forward_f64,         \
+                              NAME##_backward_f32, NAME##_backward_f64};
+
+MMZOO_LEVEL_KERNELS(default_kernels, , 4)
+#ifdef MMZOO_X86_LEVELS
+MMZOO_LEVEL_KERNELS(avx2_kernels, MMZOO_TARGET_AVX2, 8)
+MMZOO_LEVEL_KERNELS(avx512_kernels, MMZOO_TARGET_AVX512, 16)
+#endif
+
+const LevelKernels& level_kernels() {
+#ifdef MMZOO_X86_LEVELS
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return avx512_kernels;
+    case SimdLevel::kAvx2:
+      return avx2_kernels;
+    default:
+      break;
+  }
+#endif
+  return default_kernels;
 }
 
 inline void forward_block(const Block<float>& b, float* o, int ld_o, float* l,
                           float* w) {
-  forward_block_f32(b, o, ld_o, l, w);
+  level_kernels().forward_f32(b, o, ld_o, l, w);
 }
 inline void forward_block(const Block<double>& b, double* o, int ld_o,
                           double* l, double* w) {
-  forward_block_f64(b, o, ld_o, l, w);
+  level_kernels().forward_f64(b, o, ld_o, l, w);
 }
 inline void backward_block(const Block<float>& b, const float* go,
                            const float* o, int ld_o, const float* l,
                            const float* gl, float* dq, float* dk, float* dv,
                            int ld_g, float* db, float* w) {
-  backward_block_f32(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db, w);
+  level_kernels().backward_f32(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db,
+                               w);
 }
 inline void backward_block(const Block<double>& b, const double* go,
                            const double* o, int ld_o, const double* l,
                            const double* gl, double* dq, double* dk,
                            double* dv, int ld_g, double* db, double* w) {
-  backward_block_f64(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db, w);
+  level_kernels().backward_f64(b, go, o, ld_o, l, gl, dq, dk, dv, ld_g, db,
+                               w);
 }
 
 template <typename T>
@@ -340,7 +662,7 @@ void attention_forward(const at::Tensor& q, const at::Tensor& k,
   acc_t* lse_ptr = lse.data_ptr<acc_t>();
   at::parallel_for(0, q.size(0) * heads, kGrain,
                    [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> work(forward_workspace(N));
+    std::vector<acc_t> work(forward_workspace(N, q.size(3)));
     for (int64_t index = begin; index < end; ++index) {
       forward_block(block_at<scalar_t>(q, k, v, bias, mask, scale, index),
                     out + out_rows.offset(index, heads), out_rows.ld,
@@ -505,6 +827,12 @@ TORCH_LIBRARY_IMPL(mmzoo, CPU, m) {
   m.impl("window_attention_bwd", &window_attention_bwd_cpu);
   m.impl("window_attention_qkv_fwd", &window_attention_qkv_fwd_cpu);
   m.impl("window_attention_qkv_bwd", &window_attention_qkv_bwd_cpu);
+}
+
+// Which level the kernels above run at ("DEFAULT", "AVX2", "AVX512"), for
+// benchmarks and tests; a query, so it lives with the kernels it describes.
+TORCH_LIBRARY_FRAGMENT(mmzoo, m) {
+  m.def("cpu_simd_level() -> str", &cpu_simd_level);
 }
 
 }  // namespace mmzoo
