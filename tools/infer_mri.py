@@ -32,25 +32,20 @@ An ``.h5`` file carries no affine: its voxel size comes from the ISMRMRD
 header's field of view and matrix size when present (as the fastMRI dataset
 reads it), otherwise 1 mm.
 """
-import argparse
 import gzip
 import io
 import os.path as osp
 from pathlib import Path
 
-import cv2
 import h5py
 import nibabel as nib
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
+from mmzoo.apis import InputError, inference_parser, load_model, png_bytes
 from mmzoo.datasets.fastmri import recon_voxel_size
 from mmzoo.datasets.transforms.kspace import to_image
-from mmzoo.engine import (CheckpointError, UnsafeCheckpointError, init_model,
-                          install_checkpoint_safety)
 from mmzoo.utils.fileio import atomic_write_bytes
 from mmzoo.visualization import reconstruction_panel
 
@@ -58,30 +53,14 @@ NIFTI_SUFFIXES = ('.nii', '.nii.gz')
 NORM_EPS = 1e-11
 
 
-class InputError(Exception):
-    """Bad input, reported without a traceback."""
-
-
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n\n', 1)[1])
+    parser = inference_parser(__doc__)
     parser.add_argument('config', help='model config')
     parser.add_argument('checkpoint', help='checkpoint')
     parser.add_argument('input', help='NIfTI volume or fastMRI .h5 file')
     parser.add_argument('out_dir', help='output folder')
     parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run the model on (default: cuda if available)')
-    parser.add_argument(
         '--no-panels', action='store_true', help='do not write PNG panels')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -174,17 +153,9 @@ def main(argv=None):
     path = Path(args.input)
     try:
         slices, affine = read_input(path)
+        _, model = load_model(args.config, args.checkpoint, args.device,
+                              args.cfg_options)
     except InputError as error:
-        raise SystemExit(f'error: {error}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    install_checkpoint_safety()
-    init_default_scope(cfg.get('default_scope', 'mmzoo'))
-    try:
-        model = init_model(cfg.model, args.checkpoint, args.device)
-    except (CheckpointError, UnsafeCheckpointError,
-            FileNotFoundError) as error:
         raise SystemExit(f'error: {error}')
     scale = model.scale
     out, name = Path(args.out_dir), stem(path)
@@ -195,10 +166,9 @@ def main(argv=None):
         srs.append(sr)
         recons.append(recon)
         if not args.no_panels:
-            panel = reconstruction_panel(image, recon, sr)
-            _, png = cv2.imencode('.png', panel[..., ::-1])
-            atomic_write_bytes(png.tobytes(),
-                               out / 'panels' / f'{name}_slice{k:03d}.png')
+            atomic_write_bytes(
+                png_bytes(reconstruction_panel(image, recon, sr)),
+                out / 'panels' / f'{name}_slice{k:03d}.png')
     sr_affine = affine.copy()
     sr_affine[:3, :2] /= scale
     rotated = not path.name.endswith('.h5')
