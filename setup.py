@@ -75,6 +75,7 @@ def get_extensions() -> list:
     with_cuda = cuda_wanted()
     from torch.utils.cpp_extension import CppExtension, CUDAExtension
     sources = [osp.join(CSRC, 'ext.cpp')]
+    sources += sorted(glob.glob(osp.join(CSRC, 'common', '*.cpp')))
     sources += sorted(glob.glob(osp.join(CSRC, 'cpu', '*.cpp')))
     # -fopenmp: at::parallel_for is an `omp parallel` in the headers (and
     # `omp simd` marks the reductions). -fno-trapping-math lets the clamps of

@@ -1,3 +1,4 @@
+from ._library import compiled_cuda_archs
 from .window_attention import (WINDOW_ATTENTION_OPS, window_attention,
                                window_attention_flop_jit, window_attention_qkv,
                                window_attention_qkv_reference,
@@ -11,5 +12,5 @@ __all__ = [
     'window_attention', 'window_attention_qkv', 'window_attention_flop_jit',
     'WINDOW_ATTENTION_OPS', 'window_partition_reference',
     'window_reverse_reference', 'window_attention_reference',
-    'window_attention_qkv_reference'
+    'window_attention_qkv_reference', 'compiled_cuda_archs'
 ]

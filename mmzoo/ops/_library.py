@@ -67,6 +67,24 @@ def has_kernel(op: str, device_type: str) -> bool:
         (op, device_type), False)
 
 
+def compiled_cuda_archs() -> tuple:
+    """The compute capabilities whose code ``mmzoo._ext``'s CUDA kernels hold,
+    as ``(major, minor)`` pairs like ``torch.cuda.get_device_capability()``
+    gives (``((8, 0), (9, 0))`` for ``TORCH_CUDA_ARCH_LIST="8.0;9.0"``); empty
+    when the extension has no CUDA kernels.
+
+    nvcc records the list at build time. On a GPU, the tensor-core kernels run
+    only where the loaded code was compiled for 8.0 or newer; else the other
+    kernels do, or, when no listed architecture runs on the GPU, the ops
+    refuse, naming this list.
+    """
+    if not has_kernel('window_attention_fwd', 'cuda'):
+        return ()
+    return tuple(
+        divmod(int(arch), 10)
+        for arch in torch.ops.mmzoo._compiled_cuda_archs())
+
+
 def extension_supports(op: str, x: torch.Tensor) -> bool:
     """Whether the compiled ``op`` handles ``x``'s device and dtype.
 

@@ -80,7 +80,16 @@ def window_attention_flop_jit(inputs: list, outputs: list) -> int:
     return 2 * windows * heads * tokens * tokens * head_dim
 
 
+def _check_devices(ref_name, ref, **inputs) -> None:
+    for name, t in inputs.items():
+        if t is not None and t.device != ref.device:
+            raise ValueError(f'window_attention: {name} is on {t.device} but '
+                             f'{ref_name} is on {ref.device}; all inputs '
+                             'must be on one device')
+
+
 def _check_shapes(q, k, v, bias, mask) -> None:
+    _check_devices('q', q, k=k, v=v, bias=bias, mask=mask)
     if q.dim() != 4:
         raise ValueError('window_attention expects q of shape '
                          f'(B*nW, heads, N, d), got {tuple(q.shape)}')
@@ -107,13 +116,21 @@ def _check_bias_and_mask(BW, heads, N, bias, mask) -> None:
                              f'multiple of the mask\'s nW={mask.shape[0]}')
 
 
-def _as_kernel_takes(bias, mask, dtype):
-    """bias and mask contiguous in the kernels' dtype; the mask takes no
-    gradient."""
+def _as_kernel_takes(bias, mask, x):
+    """bias and mask as the kernels take them: contiguous, the mask in x's
+    dtype and detached (it takes no gradient).
+
+    The CUDA kernels take the bias in its own dtype and return its gradient in
+    it: float32 under autocast, where a float16 gradient, summed over every
+    window, would overflow under a GradScaler's scale. The CPU kernels (float32
+    and float64) read it in x's dtype.
+    """
     if bias is not None:
-        bias = bias.to(dtype).contiguous()
+        if x.device.type != 'cuda':
+            bias = bias.to(x.dtype)
+        bias = bias.contiguous()
     if mask is not None:
-        mask = mask.detach().to(dtype).contiguous()
+        mask = mask.detach().to(x.dtype).contiguous()
     return bias, mask
 
 
@@ -141,7 +158,8 @@ def window_attention(q: torch.Tensor,
         k (Tensor): Keys, same shape.
         v (Tensor): Values, same shape.
         bias (Tensor, optional): ``(heads, N, N)`` added to the scores of
-            every window (the relative position bias); gets a gradient.
+            every window (the relative position bias); gets a gradient, in
+            its own dtype (float32 for a float32 parameter under autocast).
         mask (Tensor, optional): ``(nW, N, N)``; window ``w`` adds
             ``mask[w % nW]`` (the shifted-window mask); never differentiated.
         scale (float, optional): Score scale. Default: ``d ** -0.5``.
@@ -150,7 +168,12 @@ def window_attention(q: torch.Tensor,
         Tensor: ``(B * nW, heads, N, d)``.
 
     The compiled kernels take ``N <= 144`` (windows up to 12) and
-    ``d <= 64``; larger sizes use the pure-PyTorch reference.
+    ``d <= 64``; larger sizes use the pure-PyTorch reference. On GPUs,
+    float16 and bfloat16 run on tensor cores from compute capability 8.0 on
+    (when the build compiled such an architecture, see
+    :func:`compiled_cuda_archs`). ``MMZOO_WINDOW_ATTENTION_KERNEL=simt``
+    forces the kernels without tensor cores, ``tensor_cores`` refuses to
+    run without them, ``auto`` (the default) chooses.
     """
     _check_shapes(q, k, v, bias, mask)
     if scale is None:
@@ -158,7 +181,7 @@ def window_attention(q: torch.Tensor,
     N, d = q.shape[2], q.shape[3]
     if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
             and extension_supports('window_attention', q)):
-        bias, mask = _as_kernel_takes(bias, mask, q.dtype)
+        bias, mask = _as_kernel_takes(bias, mask, q)
         q, k, v = _common_layout(q, k, v)
         out, _ = torch.ops.mmzoo.window_attention_fwd(q, k, v, bias, mask,
                                                       float(scale))
@@ -192,12 +215,13 @@ def window_attention_qkv(qkv: torch.Tensor,
         raise ValueError('window_attention_qkv expects qkv of shape '
                          f'(B*nW, N, 3C) with C divisible by num_heads='
                          f'{num_heads}, got {tuple(qkv.shape)}')
+    _check_devices('qkv', qkv, bias=bias, mask=mask)
     BW, N, C3 = qkv.shape
     d = C3 // (3 * num_heads)
     _check_bias_and_mask(BW, num_heads, N, bias, mask)
     if (N <= MAX_TOKENS and d <= MAX_HEAD_DIM
             and extension_supports('window_attention_qkv', qkv)):
-        bias, mask = _as_kernel_takes(bias, mask, qkv.dtype)
+        bias, mask = _as_kernel_takes(bias, mask, qkv)
         out, _ = torch.ops.mmzoo.window_attention_qkv_fwd(
             qkv.contiguous(), num_heads, bias, mask,
             float(d**-0.5 if scale is None else scale))

@@ -1,6 +1,7 @@
 """window_attention against the pure-PyTorch reference (itself checked against
-torch's scaled_dot_product_attention), gradcheck, opcheck, torch.compile
-tracing and the fallback warning."""
+torch's scaled_dot_product_attention) and hand-worked gradients, gradcheck,
+opcheck, torch.compile, the fallback warning, the refusal of inputs on other
+devices and the CUDA kernel choice."""
 import os
 import warnings
 
@@ -9,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch.library import opcheck
 
-from mmzoo.ops import (_library, shift_window_mask, window_attention,
-                       window_attention_qkv, window_attention_qkv_reference,
+from mmzoo.ops import (_library, compiled_cuda_archs, shift_window_mask,
+                       window_attention, window_attention_qkv,
+                       window_attention_qkv_reference,
                        window_attention_reference, window_partition,
                        window_reverse)
 from mmzoo.ops._library import extension_loaded, has_kernel
@@ -189,12 +191,13 @@ def test_opcheck():
         opcheck_attention(*make_inputs(4, 2, 9, 4, nW, with_bias))
 
 
-def test_torch_compile_fullgraph():
-    # One Swin attention step: shifted partition, attention, reverse.
+def compiles_like_eager(backend, device='cpu'):
+    """One Swin attention step (shifted partition, attention, reverse) gives
+    the same outputs and gradients compiled with ``backend`` as in eager."""
     B, H, W, C, heads, ws, shift = 2, 6, 10, 8, 2, 4, 2
-    x = torch.randn(B, H, W, C)
-    bias = torch.randn(heads, ws * ws, ws * ws)
-    mask = shift_window_mask(8, 12, ws, shift)
+    x = torch.randn(B, H, W, C, device=device)
+    bias = torch.randn(heads, ws * ws, ws * ws, device=device)
+    mask = shift_window_mask(8, 12, ws, shift, device)
 
     def step(x, bias):
         windows = window_partition(x, ws, shift)
@@ -203,7 +206,8 @@ def test_torch_compile_fullgraph():
         out = out.transpose(1, 2).reshape(-1, ws * ws, C)
         return window_reverse(out, ws, shift, H, W)
 
-    compiled = torch.compile(step, fullgraph=True, backend='aot_eager')
+    torch._dynamo.reset()
+    compiled = torch.compile(step, fullgraph=True, backend=backend)
     results = []
     for fn in (step, compiled):
         xs, bs = x.clone().requires_grad_(), bias.clone().requires_grad_()
@@ -212,6 +216,11 @@ def test_torch_compile_fullgraph():
         results.append((out, xs.grad, bs.grad))
     for eager, traced in zip(*results):
         torch.testing.assert_close(traced, eager)
+
+
+def test_torch_compile_fullgraph():
+    # Inductor compiles C++ on the CPU, ~30 s cold: it is tested on the GPU.
+    compiles_like_eager('aot_eager')
 
 
 def test_fallback_warns_once(monkeypatch):
@@ -333,13 +342,16 @@ def test_qkv_gradcheck_and_opcheck():
              lse.detach(), None if b is None else b.detach(), mask, 2, 0.5))
 
 
-def test_qkv_torch_compile_fullgraph():
-    qkv, bias, mask = make_qkv(4, 2, 16, 8, 2, True)
+def qkv_compiles_like_eager(backend, device='cpu'):
+    """window_attention_qkv gives the same outputs and gradients compiled with
+    ``backend`` as in eager."""
+    qkv, bias, mask = make_qkv(4, 2, 16, 8, 2, True, device=device)
 
     def attend(qkv, bias):
         return window_attention_qkv(qkv, 2, bias, mask)
 
-    compiled = torch.compile(attend, fullgraph=True, backend='aot_eager')
+    torch._dynamo.reset()
+    compiled = torch.compile(attend, fullgraph=True, backend=backend)
     results = []
     for fn in (attend, compiled):
         leaves = qkv.clone().requires_grad_(), bias.clone().requires_grad_()
@@ -348,6 +360,10 @@ def test_qkv_torch_compile_fullgraph():
         results.append((out, leaves[0].grad, leaves[1].grad))
     for eager, traced in zip(*results):
         torch.testing.assert_close(traced, eager)
+
+
+def test_qkv_torch_compile_fullgraph():
+    qkv_compiles_like_eager('aot_eager')
 
 
 def test_qkv_bad_shapes_raise():
@@ -361,10 +377,161 @@ def test_qkv_bad_shapes_raise():
                                                  0.5)
 
 
+# --------------------------------------------- devices, dtypes, kernel choice
+
+
+def test_inputs_on_other_devices_raise():
+    assert extension_loaded()
+    q, k, v, bias, mask = make_inputs(4, 2, 9, 4, 2, True)
+    qkv = torch.randn(4, 9, 12)
+    meta = {name: t.to('meta') for name, t in dict(k=k, bias=bias).items()}
+    with pytest.raises(ValueError, match='bias is on meta but q is on cpu'):
+        window_attention(q, k, v, meta['bias'], mask)
+    with pytest.raises(ValueError, match='k is on meta but q is on cpu'):
+        window_attention(q, meta['k'], v, bias, mask)
+    with pytest.raises(ValueError, match='mask is on meta but qkv is on cpu'):
+        window_attention_qkv(qkv, 2, bias, mask.to('meta'))
+    # The op's own check, for callers of torch.ops.mmzoo: the CPU kernel,
+    # reached past the dispatcher (which would pick the meta kernel).
+    cpu = torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)
+    elsewhere = {
+        'bias': (q, k, v, meta['bias'], mask),
+        'mask': (q, k, v, bias, mask.to('meta')),
+        'k': (q, meta['k'], v, bias, mask),
+    }
+    for name, args in elsewhere.items():
+        with pytest.raises(RuntimeError, match=f'{name} is on meta but q is'):
+            torch.ops.mmzoo.window_attention_fwd.default.redispatch(
+                cpu, *args, 0.5)
+
+
+# Inputs of the CUDA kernel choice: (half precision, tiles fit in shared
+# memory, GPU's compute capability, architecture of the kernel image the
+# driver loads there, MMZOO_WINDOW_ATTENTION_KERNEL) -> kernel.
+KERNEL_CHOICES = [
+    ((True, True, 90, 90, ''), 'tensor_cores'),  # H100, built for 9.0
+    ((True, True, 86, 80, 'auto'), 'tensor_cores'),  # sm_80 code on 8.6
+    # An older architecture's code, compiled by the driver for an sm_80+
+    # GPU: its tensor-core kernels are empty, so the SIMT ones run.
+    ((True, True, 90, 75, ''), 'simt'),
+    ((True, True, 80, 70, ''), 'simt'),
+    ((True, True, 75, 75, ''), 'simt'),  # Turing
+    ((False, True, 90, 90, ''), 'simt'),  # float32
+    ((True, False, 90, 90, ''), 'simt'),  # tiles too large
+    ((True, True, 90, 90, 'simt'), 'simt'),
+    ((True, True, 90, 90, 'tensor_cores'), 'tensor_cores'),
+]
+KERNEL_REFUSALS = [
+    ((True, True, 90, 0, ''), r'7\.5, 8\.0, none of which runs on this GPU '
+     r'\(9\.0\); rebuild with TORCH_CUDA_ARCH_LIST="9\.0"'),
+    ((False, True, 90, 0, 'simt'), 'none of which runs'),
+    ((True, True, 90, 75, 'tensor_cores'), r'compiled for compute capability '
+     r'7\.5 .* where they are empty'),
+    ((True, True, 75, 75, 'tensor_cores'),
+     r'8\.0 or newer, this GPU has 7\.5'),
+    ((False, True, 90, 90, 'tensor_cores'), 'float16 and bfloat16 only'),
+    ((True, False, 90, 90, 'tensor_cores'), 'shared memory'),
+    ((True, True, 90, 90, 'fast'), "must be auto, simt or tensor_cores, got "
+     "'fast'"),
+]
+
+
+def test_kernel_choice_for_any_gpu_and_build():
+    """The decision the CUDA entry points take (csrc/common/kernel_choice.h),
+    for GPUs and builds that this machine need not have."""
+    assert extension_loaded()
+    choose = torch.ops.mmzoo._choose_attention_kernel
+    for (half, fits, device, loaded, request), kernel in KERNEL_CHOICES:
+        assert choose(half, fits, device, loaded, '7.5, 8.0',
+                      request) == kernel, (half, fits, device, loaded, request)
+    for (half, fits, device, loaded, request), message in KERNEL_REFUSALS:
+        with pytest.raises(RuntimeError, match=message):
+            choose(half, fits, device, loaded, '7.5, 8.0', request)
+
+
+def parse_arch_list(text):
+    """TORCH_CUDA_ARCH_LIST ("8.0;9.0", "7.5 8.0+PTX") as (major, minor) pairs;
+    None for named architectures ("Ampere")."""
+    archs = set()
+    for arch in text.replace(';', ' ').split():
+        major, _, minor = arch.replace('+PTX', '').partition('.')
+        if not (major.isdigit() and minor[:1].isdigit()):
+            return None
+        archs.add((int(major), int(minor[:1])))
+    return sorted(archs)
+
+
+def test_compiled_cuda_archs_are_recorded():
+    archs = compiled_cuda_archs()
+    if not has_kernel('window_attention_fwd', 'cuda'):
+        assert archs == ()
+        return
+    assert archs and all(major >= 5 for major, _ in archs), archs
+    # CI builds with TORCH_CUDA_ARCH_LIST set, and runs the tests with it.
+    wanted = parse_arch_list(os.environ.get('TORCH_CUDA_ARCH_LIST', ''))
+    if wanted:
+        assert sorted(archs) == wanted
+
+
+def uniform_attention_case(device, dtype, windows=64, heads=2, N=16, d=8):
+    """q = k = 0 (uniform attention, P = 1/N), v = e_0 on token 0 and 0
+    elsewhere, a float32 bias of zeros."""
+    q = torch.zeros(windows, heads, N, d, device=device, dtype=dtype)
+    v = torch.zeros_like(q)
+    v[:, :, 0, 0] = 1
+    bias = torch.zeros(heads, N, N, device=device, requires_grad=True)
+    return q, q.clone(), v, bias
+
+
+def expected_uniform_bias_gradient(windows, heads, N, g):
+    """Hand-worked bias gradient of uniform_attention_case under an upstream
+    gradient of g everywhere: dP_ij = g [j = 0], delta_i = dO_i . O_i = g/N,
+    dS_ij = P_ij (dP_ij - delta_i), summed over the windows."""
+    dbias = torch.full((heads, N, N), -windows * g / N**2, dtype=torch.float64)
+    dbias[:, :, 0] = windows * g / N * (1 - 1 / N)
+    return dbias
+
+
+def check_bias_gradient_keeps_its_dtype(device, dtype):
+    """With g = 2^15 (a GradScaler's usual scale), 64 windows of 16 tokens,
+    dbias[h, i, 0] = 122880, beyond float16's 65504: the gradient of a
+    float32 bias must stay float32 and finite, whatever q's dtype."""
+    q, k, v, bias = uniform_attention_case(device, dtype)
+    out = window_attention(q, k, v, bias)
+    out.backward(torch.full_like(out, 2.0**15))
+    assert bias.grad.dtype == torch.float32
+    torch.testing.assert_close(
+        bias.grad.cpu().double(),
+        expected_uniform_bias_gradient(64, 2, 16, 2.0**15),
+        rtol=1e-3,
+        atol=0)
+
+
+def test_bias_gradient_keeps_its_dtype():
+    check_bias_gradient_keeps_its_dtype('cpu', torch.float32)
+
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
 # (dtype, forward atol, gradient atol) against a float64 reference
 CUDA_TOLERANCES = [(torch.float32, 1e-4, 1e-3), (torch.float16, 5e-3, 3e-2),
                    (torch.bfloat16, 3e-2, 2e-1)]
+
+# (dtype, kernel, forward atol, gradient atol): float16 and bfloat16 on both
+# kernels, which an sm_80+ GPU would otherwise never run on the SIMT ones.
+CUDA_KERNELS = [(torch.float32, 'simt', 1e-4, 1e-3),
+                (torch.float16, 'simt', 5e-3, 3e-2),
+                (torch.float16, 'tensor_cores', 5e-3, 3e-2),
+                (torch.bfloat16, 'simt', 3e-2, 2e-1),
+                (torch.bfloat16, 'tensor_cores', 3e-2, 2e-1)]
+
+
+def use_kernel(monkeypatch, kernel):
+    """Runs the CUDA attention on ``kernel`` ('simt' or 'tensor_cores'); the
+    ops refuse rather than fall back when tensor cores cannot run."""
+    if (kernel == 'tensor_cores'
+            and torch.cuda.get_device_capability() < (8, 0)):
+        pytest.skip('tensor cores need compute capability 8.0')
+    monkeypatch.setenv('MMZOO_WINDOW_ATTENTION_KERNEL', kernel)
 
 
 def assert_gradient_close(got, want, grad_atol):
@@ -376,11 +543,12 @@ def assert_gradient_close(got, want, grad_atol):
 
 
 @cuda
-@pytest.mark.parametrize('dtype,atol,grad_atol', CUDA_TOLERANCES)
+@pytest.mark.parametrize('dtype,kernel,atol,grad_atol', CUDA_KERNELS)
 @pytest.mark.parametrize('BW,heads,N,d,nW,with_bias', CASES)
-def test_cuda_matches_reference(dtype, atol, grad_atol, BW, heads, N, d, nW,
-                                with_bias):
+def test_cuda_matches_reference(monkeypatch, dtype, kernel, atol, grad_atol,
+                                BW, heads, N, d, nW, with_bias):
     assert has_kernel('window_attention_fwd', 'cuda')
+    use_kernel(monkeypatch, kernel)
     inputs = make_inputs(BW, heads, N, d, nW, with_bias, dtype, 'cuda')
     grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
     out, grads = forward_backward(window_attention, *inputs,
@@ -413,14 +581,18 @@ def test_cuda_swin_stage_shape():
 
 
 @cuda
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
+@pytest.mark.parametrize('dtype,kernel', [(torch.float32, 'simt'),
+                                          (torch.float16, 'simt'),
+                                          (torch.float16, 'tensor_cores')])
 @pytest.mark.parametrize('BW,heads,N,d,nW', [(1600, 2, 49, 32, 16),
                                              (8, 2, 144, 64, 4)])
-def test_cuda_bias_gradient_over_many_windows(dtype, BW, heads, N, d, nW):
+def test_cuda_bias_gradient_over_many_windows(monkeypatch, dtype, kernel, BW,
+                                              heads, N, d, nW):
     # Window 7 with more windows than blocks, so blocks sum the bias
     # gradient of several windows before their atomics; window 12 with the
     # largest head dim, whose bias gradient does not fit in shared memory
     # beside the tiles and goes straight to global atomics.
+    use_kernel(monkeypatch, kernel)
     q, k, v, bias, mask = make_inputs(BW, heads, N, d, nW, True, dtype, 'cuda')
     grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
     _, grads = forward_backward(window_attention, q, k, v, bias, mask,
@@ -467,6 +639,9 @@ def test_cuda_opcheck(dtype):
     for nW, with_bias in [(2, True), (None, False)]:
         opcheck_attention(
             *make_inputs(4, 2, 49, 32, nW, with_bias, dtype, 'cuda'))
+    # A float32 bias with half-precision q, k, v, as under autocast.
+    q, k, v, bias, mask = make_inputs(4, 2, 49, 32, 2, True, dtype, 'cuda')
+    opcheck_attention(q, k, v, bias.float(), mask)
     x = torch.randn(2, 10, 13, 6, device='cuda', dtype=dtype)
     opcheck(torch.ops.mmzoo.window_partition, (x, 4, 2))
     windows = torch.ops.mmzoo.window_partition(x, 4, 2)
@@ -495,3 +670,115 @@ def test_cuda_qkv_matches_reference(dtype, atol, grad_atol):
     torch.testing.assert_close(out, out_ref, atol=atol, rtol=atol)
     assert_gradient_close(dqkv, dqkv_ref, grad_atol)
     assert_gradient_close(dbias, dbias_ref, grad_atol)
+
+
+@cuda
+@pytest.mark.parametrize('dtype,kernel', [(torch.float16, 'simt'),
+                                          (torch.float16, 'tensor_cores'),
+                                          (torch.bfloat16, 'simt'),
+                                          (torch.bfloat16, 'tensor_cores')])
+def test_cuda_bias_gradient_keeps_its_dtype(monkeypatch, dtype, kernel):
+    use_kernel(monkeypatch, kernel)
+    check_bias_gradient_keeps_its_dtype('cuda', dtype)
+
+
+@cuda
+@pytest.mark.parametrize('dtype,kernel,atol,grad_atol', CUDA_KERNELS[1:])
+def test_cuda_bias_gradient_under_autocast(monkeypatch, dtype, kernel, atol,
+                                           grad_atol):
+    """Swin under autocast: q, k, v in half precision (the qkv Linear's
+    output), the relative position bias a float32 parameter, which autocast
+    leaves alone.
+
+    Its gradient, on its own: float32, and the float64 reference's on the same
+    inputs.
+    """
+    use_kernel(monkeypatch, kernel)
+    BW, heads, N, d, nW = 64, 3, 49, 32, 4
+    q, k, v, bias, mask = make_inputs(BW, heads, N, d, nW, True, torch.float32,
+                                      'cuda')
+    grad = torch.randn(BW, heads, N, d, dtype=torch.float64)
+    bias = bias.requires_grad_()
+    with torch.autocast('cuda', dtype=dtype):
+        out = window_attention(
+            q.to(dtype), k.to(dtype), v.to(dtype), bias, mask)
+    out.backward(grad.to('cuda', out.dtype))
+    ref_bias = bias.detach().cpu().double().requires_grad_()
+    window_attention_reference(
+        *(t.to(dtype).cpu().double() for t in (q, k, v)), ref_bias,
+        mask.cpu().double()).backward(grad)
+    assert out.dtype == dtype and bias.grad.dtype == torch.float32
+    assert_gradient_close(bias.grad, ref_bias.grad, grad_atol)
+
+
+@cuda
+def test_cuda_inputs_on_other_devices_raise():
+    """The kernels would read host pointers: each op names the tensor that is
+    elsewhere, saved tensors of the backward included."""
+    assert extension_loaded()
+    q, k, v, bias, mask = make_inputs(4, 2, 9, 4, 2, True, torch.float32,
+                                      'cuda')
+    fwd, bwd = (torch.ops.mmzoo.window_attention_fwd,
+                torch.ops.mmzoo.window_attention_bwd)
+    with pytest.raises(RuntimeError, match='bias is on cpu but q is on cuda'):
+        fwd(q, k, v, bias.cpu(), mask, 0.5)
+    with pytest.raises(RuntimeError, match='mask is on cpu but q is on cuda'):
+        fwd(q, k, v, bias, mask.cpu(), 0.5)
+    out, lse = fwd(q, k, v, bias, mask, 0.5)
+    args = dict(
+        grad_out=torch.randn_like(out),
+        grad_lse=torch.randn_like(lse),
+        q=q,
+        k=k,
+        v=v,
+        out=out,
+        lse=lse,
+        bias=bias,
+        mask=mask)
+    for name in ('grad_out', 'grad_lse', 'k', 'out', 'lse', 'bias'):
+        moved = dict(args, **{name: args[name].cpu()})
+        with pytest.raises(RuntimeError, match=f'{name} is on cpu but q is'):
+            bwd(*moved.values(), 0.5)
+
+
+@cuda
+def test_cuda_grid_limits_raise():
+    """Past CUDA's grid limits (2^31 - 1 blocks along x, 65535 along y) the
+    ops refuse, naming the shape, rather than launch a truncated grid."""
+    assert extension_loaded()
+    one = torch.zeros(1, 1, 1, 1, device='cuda', dtype=torch.float16)
+    q = one.expand(2**31, 1, 1, 1)  # one block per (window, head)
+    message = (r"\[2147483648, 1, 1, 1\] needs a grid of 2147483648 x 1 "
+               "blocks, beyond CUDA's")
+    with pytest.raises(RuntimeError, match=message):
+        torch.ops.mmzoo.window_attention_fwd(q, q, q, None, None, 1.0)
+    # The backward's grid has the heads along y.
+    q = torch.randn(1, 65536, 1, 1, device='cuda', dtype=torch.float16)
+    out, lse = torch.ops.mmzoo.window_attention_fwd(q, q, q, None, None, 1.0)
+    with pytest.raises(RuntimeError, match='x 65536 blocks, beyond'):
+        torch.ops.mmzoo.window_attention_bwd(out, None, q, q, q, out, lse,
+                                             None, None, 1.0)
+
+
+@cuda
+def test_cuda_loaded_code_is_the_best_compiled_match():
+    """The driver loads, of the compiled architectures, the newest of the GPU's
+    major version that is not newer than the GPU; the kernel choice reads that
+    architecture back (cudaFuncGetAttributes' ptxVersion)."""
+    archs = [10 * major + minor for major, minor in compiled_cuda_archs()]
+    major, minor = torch.cuda.get_device_capability()
+    device = 10 * major + minor
+    binaries = [a for a in archs if a // 10 == major and a <= device]
+    loaded = torch.ops.mmzoo._loaded_cuda_arch(torch.cuda.current_device())
+    if binaries:
+        assert loaded == max(binaries), (archs, device)
+    else:  # only PTX of an older architecture could run here
+        assert loaded in archs + [0] and loaded <= device, (archs, device)
+
+
+@cuda
+@pytest.mark.parametrize(
+    'check', [compiles_like_eager, qkv_compiles_like_eager],
+    ids=['step', 'qkv'])
+def test_cuda_torch_compile_inductor(check):
+    check('inductor', 'cuda')

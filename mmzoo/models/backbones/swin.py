@@ -7,7 +7,8 @@ detection and segmentation repositories), whose checkpoints
 ``tools/model_converters/swin2mmzoo.py`` converts. Window partition, shift
 masks and window attention come from :mod:`mmzoo.ops`.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -228,16 +229,25 @@ class SwinStage(nn.Module):
             for i in range(depth))
         self.downsample = downsample
         self.with_cp = with_cp
-        self._masks: Dict[tuple, torch.Tensor] = {}
+        self._masks = OrderedDict()  # (Hp, Wp, device) -> mask
+
+    # Masks of the last few padded sizes: a multi-scale test's handful of
+    # sizes stays cached, while random-size training, which meets new sizes
+    # all the time, cannot grow the cache without bound.
+    MASK_CACHE_SIZE = 8
 
     def shift_mask(self, H: int, W: int, device: torch.device) -> torch.Tensor:
-        """The (nW, N, N) mask of the padded H×W map, computed once per size
-        and device."""
+        """The (nW, N, N) mask of the padded H×W map, kept for the
+        ``MASK_CACHE_SIZE`` sizes and devices used last."""
         M = self.window_size
         Hp, Wp = -(-H // M) * M, -(-W // M) * M
         key = (Hp, Wp, device)
-        if key not in self._masks:
+        if key in self._masks:
+            self._masks.move_to_end(key)
+        else:
             self._masks[key] = shift_window_mask(Hp, Wp, M, M // 2, device)
+            if len(self._masks) > self.MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
         return self._masks[key]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

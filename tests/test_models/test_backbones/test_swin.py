@@ -274,6 +274,46 @@ def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
         assert error <= 2 * torch_error + floor, (error, torch_error)
 
 
+def bias_table_gradients(model, x, autocast_dtype=None):
+    """Gradients of the model's relative position bias tables, one each."""
+    with torch.autocast(
+            'cuda',
+            dtype=autocast_dtype or torch.float16,
+            enabled=autocast_dtype is not None):
+        outs = model(x)
+    loss = sum(o.float().square().mean() for o in outs)
+    tables = [
+        p for name, p in model.named_parameters()
+        if name.endswith('relative_position_bias_table')
+    ]
+    return torch.autograd.grad(loss, tables)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+@pytest.mark.parametrize('autocast_dtype', [torch.float16, torch.bfloat16])
+def test_cuda_bias_table_gradients_under_autocast(monkeypatch, autocast_dtype):
+    """Each relative position bias table's gradient on its own (an error there
+    hides in the norm of all gradients together): float32 like the table under
+    autocast, and as close to a float64 CPU run as with plain PyTorch ops."""
+    from mmzoo.models.backbones import swin
+    model = small_swin(out_indices=(0, 3))
+    x = torch.randn(2, 3, 57, 75)
+    exact = bias_table_gradients(copy.deepcopy(model).double(), x.double())
+    gpu = model.cuda()
+    ours = bias_table_gradients(gpu, x.cuda(), autocast_dtype)
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
+        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
+                                                f'{name}_reference'))
+    plain = bias_table_gradients(gpu, x.cuda(), autocast_dtype)
+    assert len(ours) == sum(SMALL_ARCH['depths'])
+    for got, torch_ops, want in zip(ours, plain, exact):
+        assert got.dtype == torch.float32
+        error = ((got.cpu().double() - want).norm() / want.norm()).item()
+        torch_error = ((torch_ops.cpu().double() - want).norm() /
+                       want.norm()).item()
+        assert error <= 2 * torch_error + 1e-4, (error, torch_error)
+
+
 def test_flop_handle_counts_what_mmpretrain_swin_counts():
     """FlopAnalyzer cannot see inside the compiled attention; with
     window_attention_flop_jit registered, Swin-T's MACs equal those of
@@ -310,6 +350,30 @@ def test_shift_masks_are_cached_per_size_and_device():
     assert mask.shape == (3 * 5, 49, 49)
     assert stage.shift_mask(15, 29, torch.device('cpu')) is mask
     assert stage.shift_mask(22, 30, torch.device('cpu')) is not mask
+
+
+def test_shift_mask_cache_is_bounded():
+    """Inputs of ever new sizes keep the masks of the MASK_CACHE_SIZE sizes
+    used last; each is the mask of its padded size."""
+    from mmzoo.ops import shift_window_mask
+    stage = small_swin().stages[0]
+    cpu, limit = torch.device('cpu'), stage.MASK_CACHE_SIZE
+
+    def mask_of(n):  # a 7n x (7n + 3) map, padded to 7n x (7n + 7)
+        return stage.shift_mask(7 * n, 7 * n + 3, cpu)
+
+    first = mask_of(1)
+    for n in range(2, limit + 1):
+        mask_of(n)
+    assert mask_of(1) is first  # used again: now the most recent
+    mask_of(limit + 1)  # evicts size 2, used least recently
+    assert len(stage._masks) == limit and mask_of(1) is first
+    for n in range(limit + 2, 2 * limit + 2):
+        mask = mask_of(n)
+        assert torch.equal(mask, shift_window_mask(7 * n, 7 * n + 7, 7, 3))
+        assert len(stage._masks) == limit
+    rebuilt = mask_of(1)  # evicted meanwhile
+    assert rebuilt is not first and torch.equal(rebuilt, first)
 
 
 def test_pretrained_loads_weights(tmp_path):

@@ -17,10 +17,32 @@ inline WindowGeometry partition_geometry(int64_t H, int64_t W, int64_t ws,
                         windows_per_axis(W, ws)};
 }
 
+// Every tensor an op reads must live on the device of its first input: a
+// CUDA kernel handed a host pointer, or another GPU's, reads garbage or
+// faults far from the cause.
+inline void check_device(const char* op, const at::Tensor& ref,
+                         const char* ref_name, const at::Tensor& t,
+                         const char* name) {
+  TORCH_CHECK(t.device() == ref.device(), op, ": ", name, " is on ",
+              t.device(), " but ", ref_name, " is on ", ref.device(),
+              "; all inputs must be on one device");
+}
+
+inline void check_device(const char* op, const at::Tensor& ref,
+                         const char* ref_name,
+                         const std::optional<at::Tensor>& t,
+                         const char* name) {
+  if (t) check_device(op, ref, ref_name, *t, name);
+}
+
 inline void check_attention(const at::Tensor& q, const at::Tensor& k,
                             const at::Tensor& v,
                             const std::optional<at::Tensor>& bias,
                             const std::optional<at::Tensor>& mask) {
+  check_device("window_attention", q, "q", k, "k");
+  check_device("window_attention", q, "q", v, "v");
+  check_device("window_attention", q, "q", bias, "bias");
+  check_device("window_attention", q, "q", mask, "mask");
   TORCH_CHECK(q.dim() == 4, "window_attention: q must be (B*nW, heads, N, d)",
               ", got ", q.sizes());
   TORCH_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(),

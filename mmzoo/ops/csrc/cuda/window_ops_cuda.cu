@@ -1,6 +1,8 @@
 // CUDA kernels of mmzoo's window ops. Attention in float16 and bfloat16 runs
-// on tensor cores (window_attention_mma.cuh); in float32 (and on GPUs older
-// than sm_80) on the SIMT kernels here: one block per (window, head), K and V
+// on tensor cores (window_attention_mma.cuh); in float32, on GPUs older than
+// sm_80, with a build that has no sm_80+ code for the GPU, or when
+// MMZOO_WINDOW_ATTENTION_KERNEL=simt (common/kernel_choice.h), on the SIMT
+// kernels here: one block per (window, head), K and V
 // (or Q and dO) of the window in shared memory as float, one warp per query
 // row (or key row), lanes over tokens for the scores and over channels for
 // the outputs. All accumulate in float.
@@ -15,14 +17,26 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <initializer_list>
+#include <limits>
+#include <string>
 #include <tuple>
+#include <vector>
 
 // ATen/cuda/CUDAContext.h is avoided on purpose: it pulls in cuSPARSE and
 // cuBLAS headers that a bare CUDA toolkit lacks.
 
 #include "../common/checks.h"
+#include "../common/kernel_choice.h"
 #include "../common/window_math.h"
+
+// nvcc lists the architectures it compiles for (the virtual ones, as
+// 100 * major + 10 * minor: "800,900") in every pass, the host's included.
+#ifndef __CUDA_ARCH_LIST__
+#error "mmzoo's CUDA kernels need nvcc 11.5 or newer (__CUDA_ARCH_LIST__)"
+#endif
 
 #define MMZOO_DISPATCH_CUDA_HALVES(TYPE, NAME, ...)          \
   AT_DISPATCH_SWITCH(TYPE, NAME,                             \
@@ -47,6 +61,23 @@ constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTokensPerLane = (kMaxTokens + 31) / 32;
 constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kCompiledArchs[] = {__CUDA_ARCH_LIST__};
+
+// "8.0, 9.0", as TORCH_CUDA_ARCH_LIST spells them.
+std::string compiled_archs_text() {
+  std::string text;
+  for (int arch : kCompiledArchs)
+    text += (text.empty() ? "" : ", ") + arch_name(arch / 10);
+  return text;
+}
+
+// CUDA's launch limits: gridDim.x up to 2^31 - 1 blocks, y up to 65535.
+void check_grid(const char* op, const at::Tensor& q, int64_t x, int64_t y) {
+  TORCH_CHECK(x <= std::numeric_limits<int32_t>::max() && y <= 65535, op,
+              ": q of shape ", q.sizes(), " needs a grid of ", x, " x ", y,
+              " blocks, beyond CUDA's limit of 2147483647 x 65535; split "
+              "the windows or the heads over several calls");
+}
 
 __device__ __forceinline__ float warp_max(float x) {
   for (int offset = 16; offset; offset >>= 1)
@@ -125,12 +156,72 @@ __global__ void reverse_kernel(const T* windows, T* out, WindowGeometry g,
   }
 }
 
+// The virtual architecture (10 * major + minor, the __CUDA_ARCH__) of the
+// kernel image that the driver loads on `device`, 0 when none of the
+// compiled architectures runs there: an sm_80 binary on an sm_86 GPU gives
+// 80; compute_75 PTX that the driver compiles for an sm_90 GPU gives 75, an
+// image whose tensor-core kernels are empty. Every kernel of this file is
+// compiled for the same architectures, so one answers for all. (CUB's
+// PtxVersion asks the same way.)
+int loaded_arch(int device) {
+  constexpr int kCachedDevices = 64;
+  static std::atomic<int> cached[kCachedDevices];  // arch + 1; 0: not asked
+  if (device < kCachedDevices && cached[device].load() > 0)
+    return cached[device].load() - 1;
+  cudaFuncAttributes attributes;
+  const cudaError_t error =
+      cudaFuncGetAttributes(&attributes, partition_kernel<float>);
+  int arch = 0;
+  if (error == cudaSuccess) {
+    arch = attributes.ptxVersion;
+  } else if (error == cudaErrorNoKernelImageForDevice ||
+             error == cudaErrorInvalidDeviceFunction) {
+    // Not sticky, but the next launch check would report it: clear it.
+    (void)cudaGetLastError();
+  } else {
+    C10_CUDA_CHECK(error);
+  }
+  if (device < kCachedDevices) cached[device].store(arch + 1);
+  return arch;
+}
+
+int device_arch(int device) {
+  int major = 0, minor = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(
+      &major, cudaDevAttrComputeCapabilityMajor, device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(
+      &minor, cudaDevAttrComputeCapabilityMinor, device));
+  return 10 * major + minor;
+}
+
+// The attention kernel for q on the current GPU (kernel_choice.h); refuses,
+// naming the compiled architectures, when none of them runs on it.
+AttentionKernel attention_kernel(const at::Tensor& q, bool fits_shared_memory) {
+  int device = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  const char* request = std::getenv("MMZOO_WINDOW_ATTENTION_KERNEL");
+  return choose_attention_kernel(
+      q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16,
+      fits_shared_memory, device_arch(device), loaded_arch(device),
+      compiled_archs_text(), request ? request : "");
+}
+
+// The same refusal for the partition kernels, in place of CUDA's "no kernel
+// image is available".
+void check_kernel_image() {
+  int device = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  check_loaded_arch(device_arch(device), loaded_arch(device),
+                    compiled_archs_text());
+}
+
 at::Tensor window_partition_cuda(const at::Tensor& x, int64_t window_size,
                                  int64_t shift_size) {
   TORCH_CHECK(x.dim() == 4 && x.is_contiguous(),
               "window_partition: x must be contiguous (B, H, W, C), got ",
               x.sizes());
   c10::cuda::CUDAGuard guard(x.device());
+  check_kernel_image();
   const WindowGeometry g =
       partition_geometry(x.size(1), x.size(2), window_size, shift_size);
   const int64_t N = window_size * window_size, C = x.size(3);
@@ -158,6 +249,7 @@ at::Tensor window_reverse_cuda(const at::Tensor& windows, int64_t window_size,
               "window_reverse: windows must be contiguous (B*", per_image,
               ", ", N, ", C), got ", windows.sizes());
   c10::cuda::CUDAGuard guard(windows.device());
+  check_kernel_image();
   const int64_t C = windows.size(2);
   at::Tensor out =
       at::empty({windows.size(0) / per_image, H, W, C}, windows.options());
@@ -399,16 +491,12 @@ AttentionShape attention_shape(const at::Tensor& q,
 
 #include "window_attention_mma.cuh"
 
-// Tensor cores take float16 and bfloat16 from sm_80 on; float32 stays on
-// the SIMT kernels, which keep full float precision in the products.
+// Tensor cores take float16 and bfloat16 from sm_80 on, when the loaded
+// image has them (attention_kernel); float32 stays on the SIMT kernels,
+// which keep full float precision in the products.
 bool use_tensor_cores(const at::Tensor& q, size_t shared_bytes) {
-  if (q.scalar_type() != at::kHalf && q.scalar_type() != at::kBFloat16)
-    return false;
-  int device = 0, major = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&device));
-  C10_CUDA_CHECK(
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  return major >= 8 && shared_bytes <= max_shared_memory();
+  return attention_kernel(q, shared_bytes <= max_shared_memory()) ==
+         AttentionKernel::kTensorCores;
 }
 
 QkvStrides qkv_strides(const at::Tensor& q) {
@@ -443,6 +531,18 @@ const T* optional_ptr(const std::optional<at::Tensor>& t) {
   return t ? t->const_data_ptr<T>() : nullptr;
 }
 
+// The kernels read the bias in q's dtype. The caller's keeps its own
+// (float32 under autocast), and so does its gradient, which sums over every
+// window and would overflow float16 under a GradScaler's scale.
+std::optional<at::Tensor> bias_as_q(const std::optional<at::Tensor>& bias,
+                                    const at::Tensor& q) {
+  if (!bias) return std::nullopt;
+  TORCH_CHECK(bias->is_floating_point(),
+              "window_attention: bias must be floating point, got ",
+              bias->scalar_type());
+  return bias->to(q.scalar_type()).contiguous();
+}
+
 void check_cuda_dtype(const at::Tensor& q) {
   TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kHalf ||
                   q.scalar_type() == at::kBFloat16,
@@ -453,10 +553,20 @@ void check_cuda_dtype(const at::Tensor& q) {
 
 std::tuple<at::Tensor, at::Tensor> window_attention_fwd_cuda(
     const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
-    const std::optional<at::Tensor>& bias,
+    const std::optional<at::Tensor>& bias_in,
     const std::optional<at::Tensor>& mask, double scale) {
+  const char* op = "window_attention_fwd";
+  check_device(op, q_in, "q", k_in, "k");
+  check_device(op, q_in, "q", v_in, "v");
+  check_device(op, q_in, "q", bias_in, "bias");
+  check_device(op, q_in, "q", mask, "mask");
+  TORCH_CHECK(q_in.dim() == 4, op, ": q must be (B*nW, heads, N, d), got ",
+              q_in.sizes());
+  // One block per (window, head).
+  check_grid(op, q_in, q_in.size(0) * q_in.size(1), 1);
   at::Tensor q, k, v;
   std::tie(q, k, v) = one_layout(q_in, k_in, v_in);
+  const std::optional<at::Tensor> bias = bias_as_q(bias_in, q);
   check_attention(q, k, v, bias, mask);
   check_cuda_dtype(q);
   c10::cuda::CUDAGuard guard(q.device());
@@ -507,10 +617,24 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
                           const at::Tensor& q_in, const at::Tensor& k_in,
                           const at::Tensor& v_in, const at::Tensor& out,
                           const at::Tensor& lse,
-                          const std::optional<at::Tensor>& bias,
+                          const std::optional<at::Tensor>& bias_in,
                           const std::optional<at::Tensor>& mask, double scale) {
+  const char* op = "window_attention_bwd";
+  check_device(op, q_in, "q", grad_out, "grad_out");
+  check_device(op, q_in, "q", grad_lse, "grad_lse");
+  check_device(op, q_in, "q", k_in, "k");
+  check_device(op, q_in, "q", v_in, "v");
+  check_device(op, q_in, "q", out, "out");
+  check_device(op, q_in, "q", lse, "lse");
+  check_device(op, q_in, "q", bias_in, "bias");
+  check_device(op, q_in, "q", mask, "mask");
+  TORCH_CHECK(q_in.dim() == 4, op, ": q must be (B*nW, heads, N, d), got ",
+              q_in.sizes());
+  // dK, dV: one block per (window, head); dQ: (window chunks, heads).
+  check_grid(op, q_in, q_in.size(0) * q_in.size(1), q_in.size(1));
   at::Tensor q, k, v;
   std::tie(q, k, v) = one_layout(q_in, k_in, v_in);
+  const std::optional<at::Tensor> bias = bias_as_q(bias_in, q);
   check_attention(q, k, v, bias, mask);
   check_cuda_dtype(q);
   TORCH_CHECK(grad_out.sizes() == q.sizes() && grad_out.is_contiguous() &&
@@ -520,12 +644,15 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
               "window_attention_bwd: grad_out and out must be contiguous like "
               "q");
   TORCH_CHECK(lse.scalar_type() == at::kFloat && lse.is_contiguous() &&
-                  lse.numel() == q.numel() / q.size(3),
+                  lse.numel() == q.size(0) * q.size(1) * q.size(2),
               "window_attention_bwd: lse must be contiguous float32 "
               "(B*nW, heads, N)");
+  TORCH_CHECK(!grad_lse || grad_lse->numel() == lse.numel(),
+              "window_attention_bwd: grad_lse must have lse's ", lse.numel(),
+              " elements, got ", grad_lse ? grad_lse->numel() : 0);
   c10::cuda::CUDAGuard guard(q.device());
   const AttentionShape s = attention_shape(q, mask, scale);
-  const int64_t windows = q.size(0), rows = q.numel() / s.d;
+  const int64_t windows = q.size(0), rows = windows * s.heads * s.N;
   at::Tensor dq = at::empty(q.sizes(), q.options()),
              dk = at::empty(q.sizes(), q.options()),
              dv = at::empty(q.sizes(), q.options());
@@ -534,7 +661,8 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
            : at::Tensor();
   if (q.numel() == 0) {
     return {dq.zero_(), dk.zero_(), dv.zero_(),
-            bias ? dbias_f32.to(q.scalar_type()) : at::empty({0}, q.options())};
+            bias ? dbias_f32.to(bias_in->scalar_type())
+                 : at::empty({0}, q.options())};
   }
   at::Tensor grad_lse_f32 =
       grad_lse ? grad_lse->to(at::kFloat).contiguous() : at::Tensor();
@@ -572,7 +700,7 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
           mma_dbias_in_shared, s);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    at::Tensor dbias = bias ? dbias_f32.to(q.scalar_type())
+    at::Tensor dbias = bias ? dbias_f32.to(bias_in->scalar_type())
                             : at::empty({0}, q.options());
     return {dq, dk, dv, dbias};
   }
@@ -619,12 +747,31 @@ window_attention_bwd_cuda(const at::Tensor& grad_out,
         dbias_in_shared, s);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  at::Tensor dbias = bias ? dbias_f32.to(q.scalar_type())
+  at::Tensor dbias = bias ? dbias_f32.to(bias_in->scalar_type())
                           : at::empty({0}, q.options());
   return {dq, dk, dv, dbias};
 }
 
+// The architectures this build compiled, as 10 * major + minor.
+std::vector<int64_t> compiled_cuda_archs() {
+  std::vector<int64_t> archs;
+  for (int arch : kCompiledArchs) archs.push_back(arch / 10);
+  return archs;
+}
+
+// The architecture of the code that the driver loads on `device` (as
+// loaded_arch), for the GPU tests.
+int64_t loaded_cuda_arch(int64_t device) {
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  return loaded_arch(static_cast<int>(device));
+}
+
 }  // namespace
+
+TORCH_LIBRARY_FRAGMENT(mmzoo, m) {
+  m.def("_compiled_cuda_archs() -> int[]", &compiled_cuda_archs);
+  m.def("_loaded_cuda_arch(int device) -> int", &loaded_cuda_arch);
+}
 
 TORCH_LIBRARY_IMPL(mmzoo, CUDA, m) {
   m.impl("window_partition", &window_partition_cuda);
