@@ -12,10 +12,30 @@ at ``--gpu-batch``, in float32 and in float16 mixed precision. The models
 are first checked to give the same features; then they run in turn
 (A/B/C, ...) after ``--warmup`` untimed calls each, and each prints the
 median of ``--repeats`` timings and ``ratio = baseline / ours`` (above 1:
-ours is faster).
+ours is faster). The SIMD level of PyTorch's CPU kernels and of mmzoo's is
+printed; ``ATEN_CPU_CAPABILITY=avx2`` lowers both.
+
+Peak memory is measured for each model alone, never while another model's
+weights, gradients or optimiser state are counted:
+
+- GPU: only the measured model is on the GPU (the others wait on the CPU);
+  its AdamW is new, the allocator's peak is reset, and the peak of two
+  training steps (the first creates AdamW's state) less what was allocated
+  before the model moved (the input batch) is its figure: weights,
+  gradients, optimiser state and the step's activations and workspace.
+- CPU: the growth of the process's resident-set high-water mark
+  (``/proc/self/clear_refs`` resets it) over one inference call, after the
+  timings, with allocations above 64 KiB then served by mmap so that freed
+  tensors leave the resident set: the call's activations and workspace.
+  The three models' weights (the same 28 M parameters each) are resident
+  throughout and not counted; a process per model would add them, and the
+  interpreter's and libraries' memory, equally to all three. Linux only
+  (skipped elsewhere).
 """
 import argparse
 import contextlib
+import ctypes
+import gc
 import os
 import platform
 import re
@@ -32,6 +52,10 @@ from mmzoo.models.converters import convert_official_swin, swin_to_mmseg
 from mmzoo.ops._library import extension_loaded
 
 FEATURES = dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24])
+# glibc serves allocations above this size with mmap and returns them on
+# free, so the resident set follows the live tensors.
+MMAP_THRESHOLD = 64 * 1024
+M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
 
 
 def official_state(timm_model) -> OrderedDict:
@@ -109,6 +133,21 @@ def time_in_turn(fns: dict, warmup: int, repeats: int, sync=lambda: None):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def proc_status_kib(key: str) -> int:
+    with open('/proc/self/status') as f:
+        return int(re.search(rf'^{key}:\s+(\d+) kB', f.read(), re.M)[1])
+
+
+def cpu_peak_bytes(call) -> int:
+    """Growth of the resident set's high-water mark over one call."""
+    gc.collect()
+    before = proc_status_kib('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM to the current resident set
+    call()
+    return (proc_status_kib('VmHWM') - before) * 1024
+
+
 def report(title, medians, peaks=None):
     print(f'\n{title}')
     ours = medians['ours']
@@ -152,9 +191,60 @@ def cpu_inference(models, args):
     }
     with torch.no_grad():
         medians = time_in_turn(calls, args.warmup, args.repeats)
+        peaks = None
+        if os.path.exists('/proc/self/clear_refs'):
+            # After the timings, which run with the allocator's defaults.
+            ctypes.CDLL('libc.so.6').mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+            peaks = {
+                name: cpu_peak_bytes(call)
+                for name, call in calls.items()
+            }
     report(
         f'CPU inference, batch {args.batch}, {args.size}², '
-        f'{torch.get_num_threads()} threads', medians)
+        f'{torch.get_num_threads()} threads'
+        f'{"; peak: resident-set growth over one call" if peaks else ""}',
+        medians, peaks)
+
+
+def training_step(model, features, x, amp):
+    """One training step of ``model`` (moved to x's device) with a new AdamW,
+    as mmengine's OptimWrapper, or with float16 autocast and a gradient scaler
+    as its AmpOptimWrapper, runs it."""
+    model.to(x.device).train()
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler('cuda', enabled=amp)
+
+    def step():
+        optim.zero_grad(set_to_none=True)
+        with torch.autocast('cuda', torch.float16, enabled=amp):
+            loss = sum(o.float().square().mean() for o in features(x))
+        scaler.scale(loss).backward()
+        scaler.step(optim)
+        scaler.update()
+
+    return step
+
+
+def gpu_peak_alone(model, features, x, amp) -> int:
+    """Peak GPU memory of two training steps of ``model`` alone on the GPU (the
+    first creates AdamW's state), less what was allocated before (the input
+    batch)."""
+    gc.collect()
+    torch.cuda.empty_cache()
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step = training_step(model, features, x, amp)
+    step()
+    step()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - before
+    del step  # and with it the optimiser's state
+    model.zero_grad(set_to_none=True)
+    model.cpu()
+    gc.collect()
+    torch.cuda.empty_cache()
+    return peak
 
 
 def gpu_training(models, args):
@@ -163,40 +253,32 @@ def gpu_training(models, args):
         return
     device = torch.device('cuda')
     x = torch.randn(args.gpu_batch, 3, args.size, args.size, device=device)
+    names = ('ours', 'mmseg', 'timm')
     # timm's classifier gives its features through forward_features.
     feature_fns = (models[0], models[1],
                    lambda x: [models[2].forward_features(x)])
     # float32, and float16 mixed precision as mmengine's AmpOptimWrapper
     # runs it (autocast plus a gradient scaler).
     for amp in (False, True):
-        calls, peaks = {}, {}
-        for name, model, features in zip(('ours', 'mmseg', 'timm'), models,
-                                         feature_fns):
-            model.to(device).train()
-            optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
-            scaler = torch.amp.GradScaler('cuda', enabled=amp)
-
-            def step(features=features, optim=optim, scaler=scaler, amp=amp):
-                optim.zero_grad(set_to_none=True)
-                with torch.autocast('cuda', torch.float16, enabled=amp):
-                    loss = sum(o.float().square().mean() for o in features(x))
-                scaler.scale(loss).backward()
-                scaler.step(optim)
-                scaler.update()
-
-            calls[name] = step
+        for model in models:
+            model.cpu()
+        peaks = {
+            name: gpu_peak_alone(model, features, x, amp)
+            for name, model, features in zip(names, models, feature_fns)
+        }
+        calls = {
+            name: training_step(model, features, x, amp)
+            for name, model, features in zip(names, models, feature_fns)
+        }
         medians = time_in_turn(
             calls, args.warmup, args.repeats, sync=torch.cuda.synchronize)
-        for name, fn in calls.items():
-            torch.cuda.reset_peak_memory_stats()
-            fn()
-            torch.cuda.synchronize()
-            peaks[name] = torch.cuda.max_memory_allocated()
+        del calls
         precision = 'float16 autocast' if amp else 'float32'
         report(
             f'GPU training step (forward, backward, AdamW), {precision}, '
             f'batch {args.gpu_batch}, {args.size}², '
-            f'{torch.cuda.get_device_name()}', medians, peaks)
+            f'{torch.cuda.get_device_name()}; peak: each model alone', medians,
+            peaks)
 
 
 def main():
@@ -211,9 +293,15 @@ def main():
     args = parser.parse_args()
     torch.set_flush_denormal(True)
 
+    built = extension_loaded()
     print(f'torch {torch.__version__}, Python {platform.python_version()}, '
           f'{platform.processor() or platform.machine()}; mmzoo._ext '
-          f'{"built" if extension_loaded() else "NOT built (reference ops)"}')
+          f'{"built" if built else "NOT built (reference ops)"}')
+    # ATEN_CPU_CAPABILITY sets both; ours follows PyTorch's, capped by the
+    # CPU.
+    print('CPU SIMD level: PyTorch '
+          f'{torch.backends.cpu.get_cpu_capability()}, mmzoo '
+          f'{torch.ops.mmzoo.cpu_simd_level() if built else "n/a"}')
     print('load average (1, 5, 15 min) at start: %.2f, %.2f, %.2f' %
           os.getloadavg())
     models = build_models()
