@@ -82,6 +82,38 @@ def test_rotation_matches_pil_on_an_expanded_canvas():
     assert abs(int(mask_a.sum()) - int(pil_mask.sum())) <= 3
 
 
+def official_rotate(rgb, degree):
+    """The official STANet's rotation of an RGB image (``__rotate`` in its
+    data/base_dataset.py): PIL's rotation of the RGBA image on an expanded
+    canvas, composited over a grey 128 canvas through its alpha."""
+    rotated = Image.fromarray(rgb).convert('RGBA').rotate(degree, expand=1)
+    grey = Image.new('RGBA', rotated.size, (128, ) * 4)
+    return np.asarray(Image.composite(rotated, grey, rotated).convert('RGB'))
+
+
+@pytest.mark.parametrize('degree', [3.0, 12.0])
+def test_rotation_fills_the_corners_grey_as_the_official_code(degree):
+    results = marked_results()
+    official = official_rotate(results['img'][..., :3], degree)
+    out = build(
+        dict(type='mmzoo.BitemporalRandomRotate', degree=(degree, degree)))(
+            results)
+    image, label = out['img'], out['gt_seg_map']
+    corners = ((0, 0), (0, -1), (-1, 0), (-1, -1))
+    for y, x in corners:
+        assert official[y, x].tolist() == [128] * 3
+        assert image[y, x].tolist() == [128] * 6
+    # The pair holds no 128 of its own: 128 marks the fill, in all six
+    # channels at once, exactly where the label is ignored.
+    fill, official_fill = (image == 128).all(2), (official == 128).all(2)
+    np.testing.assert_array_equal((image == 128).any(2), fill)
+    np.testing.assert_array_equal(fill, label == 255)
+    # Both fill all but the rotated image's H x W pixels (the canvases differ
+    # by a pixel or two, and nearest sampling at the rim by a few pixels).
+    assert abs(int((~fill).sum()) -
+               int((~official_fill).sum())) <= 0.01 * H * W
+
+
 def test_rotation_pads_the_label_with_the_ignore_index():
     out = build(dict(type='mmzoo.BitemporalRandomRotate', degree=(15, 15)))(
         marked_results())
@@ -89,7 +121,7 @@ def test_rotation_pads_the_label_with_the_ignore_index():
     # Corners of the expanded canvas are outside the rotated image.
     for y, x in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
         assert label[y, x] == 255
-        assert (image[y, x] == 0).all()
+        assert (image[y, x] == 128).all()
     # Inside the image every pixel keeps its label; nothing else is 255.
     inside = image[..., 0] == 10
     assert (label[inside] == 0).all()

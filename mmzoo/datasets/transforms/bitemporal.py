@@ -11,6 +11,7 @@ distortion drawn independently per date, and packing.
 """
 from typing import Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
@@ -147,8 +148,11 @@ class BitemporalRandomRotate(BaseTransform):
     The official STANet rotates every training pair by an angle drawn from
     [0, 15] degrees (counter-clockwise, PIL's ``rotate`` with nearest
     resampling) on a canvas expanded to hold the whole rotated image, then
-    crops. Here the label's new corners get ``seg_pad_val`` (the ignore index)
-    so that the loss and the metric skip them; the official code labels them
+    crops. The images' new corners are grey 128 as officially (it composites
+    the rotated image over a grey canvas, ``__rotate`` in its
+    ``data/base_dataset.py``), which the [-1, 1] normalisation maps to about
+    0. The label's new corners get ``seg_pad_val`` (the ignore index) so that
+    the loss and the metric skip them; the official code labels them
     "unchanged".
 
     Args:
@@ -160,7 +164,8 @@ class BitemporalRandomRotate(BaseTransform):
         interpolation (str): Interpolation of the images; labels always use
             nearest. Defaults to 'nearest' (PIL's default, which the official
             code uses).
-        pad_val (int): Value of new image pixels. Defaults to 0.
+        pad_val (int): Value of new image pixels. Defaults to 128
+            (official).
         seg_pad_val (int): Value of new label pixels. Defaults to 255.
     """
 
@@ -169,7 +174,7 @@ class BitemporalRandomRotate(BaseTransform):
                  degree: Tuple[float, float] = (0, 15),
                  expand: bool = True,
                  interpolation: str = 'nearest',
-                 pad_val: int = 0,
+                 pad_val: int = 128,
                  seg_pad_val: int = 255) -> None:
         if not 0 <= prob <= 1:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
@@ -183,13 +188,22 @@ class BitemporalRandomRotate(BaseTransform):
         self.seg_pad_val = seg_pad_val
 
     def _rotate(self, image, angle, border_value, interpolation):
-        # mmcv's positive angles turn clockwise.
-        return mmcv.imrotate(
-            image,
-            -angle,
-            border_value=border_value,
-            interpolation=interpolation,
-            auto_bound=self.expand)
+
+        def rotate(x, value):
+            # mmcv's positive angles turn clockwise.
+            return mmcv.imrotate(
+                x,
+                -angle,
+                border_value=value,
+                interpolation=interpolation,
+                auto_bound=self.expand)
+
+        if image.ndim == 2:
+            return rotate(image, border_value)
+        # OpenCV fills at most four channels with a border value (the rest
+        # with 0), and a pair has six: one channel at a time, as the label.
+        return np.stack([rotate(c, border_value) for c in cv2.split(image)],
+                        axis=2)
 
     def transform(self, results: dict) -> dict:
         if np.random.rand() >= self.prob:
