@@ -25,8 +25,9 @@ weights, gradients or optimiser state are counted:
   gradients, optimiser state and the step's activations and workspace.
 - CPU: the growth of the process's resident-set high-water mark
   (``/proc/self/clear_refs`` resets it) over one inference call, after the
-  timings, with allocations above 64 KiB then served by mmap so that freed
-  tensors leave the resident set: the call's activations and workspace.
+  timings, with the heap's free pages handed back first (``malloc_trim``)
+  and allocations above 64 KiB then served by mmap, so that freed tensors
+  leave the resident set: the call's activations and workspace.
   The three models' weights (the same 28 M parameters each) are resident
   throughout and not counted; a process per model would add them, and the
   interpreter's and libraries' memory, equally to all three. Linux only
@@ -141,6 +142,9 @@ def proc_status_kib(key: str) -> int:
 def cpu_peak_bytes(call) -> int:
     """Growth of the resident set's high-water mark over one call."""
     gc.collect()
+    # Hands the heap's free pages back, which the next call would otherwise
+    # reuse without growing the resident set.
+    ctypes.CDLL('libc.so.6').malloc_trim(0)
     before = proc_status_kib('VmRSS')
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')  # resets VmHWM to the current resident set
