@@ -473,11 +473,27 @@ MMZOO_INLINE void forward_block_vec(const Block<float>& blk, float* out,
   const int N = blk.N, d = blk.d, ld = blk.ld, np = padded(N, W);
   float* kt = work;        // d x np
   float* s = kt + d * np;  // N x np: S, then P
+  const float* q = blk.q;
+  const float* v = blk.v;
+  int ld_qv = ld;
+  // Rows strided in a packed qkv are copied together first: read in place
+  // they cost the tiles below about 15% more, copied about 8%.
+  if (ld != d) {
+    float* q_rows = s + N * np;
+    float* v_rows = q_rows + N * d;
+    for (int i = 0; i < N; ++i) {
+      std::memcpy(q_rows + i * d, q + i * ld, d * sizeof(float));
+      std::memcpy(v_rows + i * d, v + i * ld, d * sizeof(float));
+    }
+    q = q_rows;
+    v = v_rows;
+    ld_qv = d;
+  }
   float inv_sum[kMaxTokens];
   transpose_keys<W>(blk.k, ld, N, d, np, kt);
 
   for_tiles<tiles::qk_rows, tiles::qk_vectors>(
-      N, np / W, QkTile<W>{blk.q, kt, ld, np, d, blk.scale, s});
+      N, np / W, QkTile<W>{q, kt, ld_qv, np, d, blk.scale, s});
 
   for (int i = 0; i < N; ++i) {
     float* row = s + i * np;
@@ -498,14 +514,15 @@ MMZOO_INLINE void forward_block_vec(const Block<float>& blk, float* out,
   }
 
   for_tiles<tiles::pv_rows, tiles::pv_vectors>(
-      N, d / W, PvTile<W>{s, blk.v, np, ld, N, inv_sum, out, ld_out});
+      N, d / W, PvTile<W>{s, v, np, ld_qv, N, inv_sum, out, ld_out});
 }
 
 // Workspace of one block, in elements: the forward holds K^T and S (d x NP
-// and N x NP, NP = N padded to the widest vector), the backward P and dS
-// (N x N each); q, k, v and the outputs are used in place.
+// and N x NP, NP = N padded to the widest vector) and copies of strided q
+// and v rows (N x d each), the backward P and dS (N x N each); otherwise
+// q, k, v and the outputs are used in place.
 inline int64_t forward_workspace(int N, int d) {
-  return int64_t(padded(N, 16)) * (N + d);
+  return int64_t(padded(N, 16)) * (N + d) + 2 * int64_t(N) * d;
 }
 inline int64_t backward_workspace(int N) { return 2 * int64_t(N) * N; }
 
