@@ -17,10 +17,11 @@ CUDA allocator's peak, or on CPU of the resident set's high-water mark with
 large allocations served by mmap (as tools/analysis_tools/backbone_table.py
 does), over one call.
 
-On CPU a second table times the attention kernels alone on the same q, k, v
+A second table times the attention kernels alone on the same q, k, v
 (contiguous ``(B*nW, heads, N, d)``, forward): ``window_attention`` and
 ``window_attention_qkv`` (q, k, v packed as the qkv projection gives them)
-against SDPA with the cached bias + mask. The header prints the SIMD level of
+against SDPA with the cached bias + mask (medians of five times
+``--repeats`` timings of about 5 ms each). The header prints the SIMD level of
 PyTorch's kernels and of ours; ``ATEN_CPU_CAPABILITY=avx2`` (or ``default``)
 lowers both, to time an AVX2 machine's code on an AVX-512 one.
 
@@ -381,7 +382,9 @@ def measure_kernels(side: int, channels: int, heads: int,
         synchronize(device)
         number = max(1, int(5e-3 / (time.perf_counter() - start)))
         seconds: Dict[str, List[float]] = {name: [] for name in calls}
-        for _ in range(WARMUP + args.repeats):
+        # Five times --repeats: the kernels alone are cheap, and their
+        # medians need many timings on a busy machine.
+        for _ in range(WARMUP + 5 * args.repeats):
             for name, call in calls.items():
                 synchronize(device)
                 start = time.perf_counter()
