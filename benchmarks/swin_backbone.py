@@ -27,7 +27,8 @@ weights, gradients or optimiser state are counted:
   (``/proc/self/clear_refs`` resets it) over one inference call, after the
   timings, with the heap's free pages handed back first (``malloc_trim``)
   and allocations above 64 KiB then served by mmap, so that freed tensors
-  leave the resident set: the call's activations and workspace.
+  leave the resident set: the call's activations and workspace (median of
+  three calls; single calls vary by a few MiB on a busy machine).
   The three models' weights (the same 28 M parameters each) are resident
   throughout and not counted; a process per model would add them, and the
   interpreter's and libraries' memory, equally to all three. Linux only
@@ -200,7 +201,8 @@ def cpu_inference(models, args):
             # After the timings, which run with the allocator's defaults.
             ctypes.CDLL('libc.so.6').mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
             peaks = {
-                name: cpu_peak_bytes(call)
+                name:
+                statistics.median(cpu_peak_bytes(call) for _ in range(3))
                 for name, call in calls.items()
             }
     report(
