@@ -23,7 +23,9 @@ A second table times the attention kernels alone on the same q, k, v
 against SDPA with the cached bias + mask (medians of five times
 ``--repeats`` timings of about 5 ms each). The header prints the SIMD level of
 PyTorch's kernels and of ours; ``ATEN_CPU_CAPABILITY=avx2`` (or ``default``)
-lowers both, to time an AVX2 machine's code on an AVX-512 one.
+lowers both, to time an AVX2 machine's code on an AVX-512 one
+(``MKL_ENABLE_INSTRUCTIONS=AVX2`` and ``ONEDNN_MAX_CPU_ISA=AVX2`` lower the
+matrix products of MKL and oneDNN, which it leaves alone).
 
     python benchmarks/window_attention.py --device cpu --batch 4
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/window_attention.py \
