@@ -30,7 +30,7 @@ from mmzoo_testing import REPO
 
 from mmzoo.registry import MODELS
 
-STANET = 'configs/stanet/stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py'
+STANET = 'configs/stanet/stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py'
 
 
 class Family(NamedTuple):

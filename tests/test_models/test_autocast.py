@@ -128,7 +128,7 @@ CASES = [
         classification,
         id='classifier'),
     pytest.param(
-        'stanet/stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py',
+        'stanet/stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py',
         'model',
         change,
         id='stanet'),

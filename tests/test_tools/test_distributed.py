@@ -107,7 +107,7 @@ CASES = {
     ('res2net/upernet_res2net50-26w4s_1xb4-500iter_synthade20k-96x96.py',
      SEG_OVERRIDES, 'synthetic_ade20k', 'mIoU', 5, (2, 1, 1), (4, 1, 1)),
     'stanet-pam':
-    ('stanet/stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py',
+    ('stanet/stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py',
      STANET_OVERRIDES, 'synthetic_levircd', 'f1', 3, (1, 1, 1), (1, 2, 2)),
 }
 

@@ -110,7 +110,7 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(
     config = tmp_path / 'stanet.py'
     base = osp.join(
         REPO, 'configs/stanet/'
-        'stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py')
+        'stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py')
     config.write_text(
         f"_base_ = '{base}'\n" +
         textwrap.dedent(OVERRIDES.format(data=synthetic_levircd)))

@@ -25,7 +25,7 @@ test_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root))
 param_scheduler = []
-train_cfg = dict(max_iters={iters}, val_interval={iters})
+train_cfg = dict(max_iters={iters}, val_begin={iters}, val_interval={iters})
 default_hooks = dict(checkpoint=dict(interval={iters}),
                      logger=dict(interval=1))
 """
@@ -49,7 +49,7 @@ def test_stanet_pam_learns_changes(synthetic_levircd, tmp_path):
     config = tmp_path / 'stanet.py'
     base = osp.join(
         REPO, 'configs/stanet/'
-        'stanet-pam_r18_1xb8-600iter_synthlevircd-64x64.py')
+        'stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py')
     config.write_text(
         f"_base_ = '{base}'\n" +
         textwrap.dedent(OVERRIDES.format(data=synthetic_levircd, iters=ITERS)))
