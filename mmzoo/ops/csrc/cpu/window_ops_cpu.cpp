@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -41,9 +42,19 @@ enum class SimdLevel { kDefault = 0, kAvx2 = 1, kAvx512 = 2 };
 
 SimdLevel machine_level() {
 #ifdef MMZOO_X86_LEVELS
+  // Feature by feature: GCC before 12 does not know the level names here.
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return SimdLevel::kAvx512;
-  if (__builtin_cpu_supports("x86-64-v3")) return SimdLevel::kAvx2;
+  const bool v3 = __builtin_cpu_supports("avx2") &&
+                  __builtin_cpu_supports("fma") &&
+                  __builtin_cpu_supports("bmi") &&
+                  __builtin_cpu_supports("bmi2");
+  if (v3 && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512cd") &&
+      __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return SimdLevel::kAvx512;
+  if (v3) return SimdLevel::kAvx2;
 #endif
   return SimdLevel::kDefault;
 }
@@ -310,8 +321,14 @@ inline int padded(int n, int w) { return (n + w - 1) / w * w; }
 template <int W, int H, size_t... I>
 MMZOO_INLINE vec_t<W> interleave(vec_t<W> a, vec_t<W> b,
                                  std::index_sequence<I...>) {
+#if defined(__clang__) || __GNUC__ >= 12
   return __builtin_shufflevector(a, b,
                                  ((I % 2 ? W : 0) + H * W / 2 + I / 2)...);
+#else  // GCC before 12 has no __builtin_shufflevector
+  typedef int32_t lanes_t __attribute__((vector_size(W * sizeof(int32_t))));
+  return __builtin_shuffle(a, b,
+                           lanes_t{((I % 2 ? W : 0) + H * W / 2 + I / 2)...});
+#endif
 }
 
 // Transposes the W x W matrix in `rows` in registers: each round
