@@ -42,7 +42,7 @@ val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = dict(num_workers=0, persistent_workers=False)
 # The official optimizer (the base schedule's Adam) in torch's fused form:
 # one pass over all parameters instead of a Python loop over them, which
-# took a tenth of a training step at one thread (see README).
+# took 11-15% of a training step (see README).
 optim_wrapper = dict(optimizer=dict(fused=True))
 param_scheduler = [
     dict(
