@@ -183,12 +183,12 @@ class MMZooRunner(Runner):
     def setup_env(self, env_cfg: dict) -> None:
         """Runner's set-up, then a timestamp of the run's own.
 
-        mmengine names the run's logger, visualizer, message hub and log
-        folder after the second it started, and hands back an existing
-        instance of a name: a second run of one config in the same process
-        and second would log into the first run's file and draw into its
-        folder. A suffix (``_1``, ``_2``, ...) keeps them apart; separate
-        processes (and so the ranks of a distributed run) never collide.
+        mmengine names the run's logger, visualizer, message hub and log folder
+        after the second it started, and hands back an existing instance of a
+        name: a second run of one config in the same process and second would
+        log into the first run's file and draw into its folder. A suffix
+        (``_1``, ``_2``, ...) keeps them apart; separate processes (and so the
+        ranks of a distributed run) never collide.
         """
         super().setup_env(env_cfg)
         base, count = self._timestamp, 0
