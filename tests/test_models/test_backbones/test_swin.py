@@ -208,10 +208,18 @@ def test_drop_path_acts_in_training_only():
     assert not torch.allclose(model.train()(x)[0], without(x)[0], atol=1e-3)
 
 
+def use_pytorch_ops(monkeypatch):
+    """Swin on mmzoo.ops' pure-PyTorch references instead of the compiled
+    kernels, for the rest of the test."""
+    from mmzoo.models.backbones import swin
+    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
+        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
+                                                f'{name}_reference'))
+
+
 def test_compiled_ops_and_reference_agree(monkeypatch):
     """Same outputs and gradients with the compiled ops and with the references
     of mmzoo.ops, in plain PyTorch, swapped in."""
-    from mmzoo.models.backbones import swin
     from mmzoo.ops._library import extension_loaded
     if not extension_loaded():
         pytest.skip('mmzoo._ext is not built')
@@ -226,23 +234,27 @@ def test_compiled_ops_and_reference_agree(monkeypatch):
         return outs, torch.autograd.grad(loss, list(model.parameters()))
 
     compiled = run()
-    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
-        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
-                                                f'{name}_reference'))
+    use_pytorch_ops(monkeypatch)
     reference = run()
     for a, b in zip(compiled[0] + compiled[1], reference[0] + reference[1]):
         torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
 
 
-def outputs_and_gradients(model, x, autocast_dtype=None):
-    """The backbone's outputs and parameter gradients, as one float64 vector
-    each, on the CPU."""
+def outputs_and_loss(model, x, autocast_dtype=None):
+    """The backbone's outputs, under CUDA autocast to ``autocast_dtype`` if
+    given, and the loss the gradient checks differentiate."""
     with torch.autocast(
             'cuda',
             dtype=autocast_dtype or torch.float16,
             enabled=autocast_dtype is not None):
         outs = model(x)
-    loss = sum(o.float().square().mean() for o in outs)
+    return outs, sum(o.float().square().mean() for o in outs)
+
+
+def outputs_and_gradients(model, x, autocast_dtype=None):
+    """The backbone's outputs and parameter gradients, as one float64 vector
+    each, on the CPU."""
+    outs, loss = outputs_and_loss(model, x, autocast_dtype)
     grads = torch.autograd.grad(loss, list(model.parameters()))
     return [
         torch.cat([t.detach().double().flatten().cpu() for t in ts])
@@ -257,15 +269,12 @@ def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
     """On the GPU, in float32 and under autocast, the backbone on mmzoo's CUDA
     kernels is at least as close to a float64 CPU run as the same backbone on
     plain PyTorch ops (the pure-PyTorch references)."""
-    from mmzoo.models.backbones import swin
     model = small_swin(out_indices=(0, 3))
     x = torch.randn(2, 3, 57, 75)
     exact = outputs_and_gradients(copy.deepcopy(model).double(), x.double())
     gpu = model.cuda()
     ours = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
-    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
-        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
-                                                f'{name}_reference'))
+    use_pytorch_ops(monkeypatch)
     plain = outputs_and_gradients(gpu, x.cuda(), autocast_dtype)
     floor = 1e-6 if autocast_dtype is None else 1e-4
     for got, torch_ops, want in zip(ours, plain, exact):
@@ -276,12 +285,7 @@ def test_cuda_ops_are_as_accurate_as_pytorch(monkeypatch, autocast_dtype):
 
 def bias_table_gradients(model, x, autocast_dtype=None):
     """Gradients of the model's relative position bias tables, one each."""
-    with torch.autocast(
-            'cuda',
-            dtype=autocast_dtype or torch.float16,
-            enabled=autocast_dtype is not None):
-        outs = model(x)
-    loss = sum(o.float().square().mean() for o in outs)
+    _, loss = outputs_and_loss(model, x, autocast_dtype)
     tables = [
         p for name, p in model.named_parameters()
         if name.endswith('relative_position_bias_table')
@@ -295,15 +299,12 @@ def test_cuda_bias_table_gradients_under_autocast(monkeypatch, autocast_dtype):
     """Each relative position bias table's gradient on its own (an error there
     hides in the norm of all gradients together): float32 like the table under
     autocast, and as close to a float64 CPU run as with plain PyTorch ops."""
-    from mmzoo.models.backbones import swin
     model = small_swin(out_indices=(0, 3))
     x = torch.randn(2, 3, 57, 75)
     exact = bias_table_gradients(copy.deepcopy(model).double(), x.double())
     gpu = model.cuda()
     ours = bias_table_gradients(gpu, x.cuda(), autocast_dtype)
-    for name in ('window_attention_qkv', 'window_partition', 'window_reverse'):
-        monkeypatch.setattr(swin, name, getattr(mmzoo.ops,
-                                                f'{name}_reference'))
+    use_pytorch_ops(monkeypatch)
     plain = bias_table_gradients(gpu, x.cuda(), autocast_dtype)
     assert len(ours) == sum(SMALL_ARCH['depths'])
     for got, torch_ops, want in zip(ours, plain, exact):
