@@ -77,10 +77,15 @@ def generate_data(seg_root: Path, cd_root: Path, tasks: set,
         spec = importlib.util.spec_from_file_location('levircd_gen', path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        # The grid's pairs, written out rather than left to the generator's
+        # defaults, so that the experiment keeps its data.
         sizes = [
             '--size', '64', '--num-train', '4', '--num-val', '1', '--num-test',
             '1'
-        ] if quick else []
+        ] if quick else [
+            '--size', '256', '--num-train', '48', '--num-val', '8',
+            '--num-test', '16'
+        ]
         module.main([str(cd_root), *sizes])
 
 
@@ -219,8 +224,9 @@ def main(argv=None):
     parser.add_argument(
         '--cd-root',
         type=Path,
-        default=REPO / 'data' / 'synthetic_levircd',
-        help='the generated LEVIR-CD pairs, written here when missing')
+        default=REPO / 'data' / 'res2decoder_levircd',
+        help='the generated LEVIR-CD pairs (48/8/16 of 256x256), written '
+        'here when missing')
     parser.add_argument(
         '--rows',
         nargs='+',

@@ -14,6 +14,11 @@ _base_ = [
     '../../../../configs/_base_/default_runtime_seg.py',
     '../../../../configs/_base_/schedules/schedule_stanet_200e.py'
 ]
+# The grid's own 48/8/16 pairs (tools/ablation.py writes them), apart from
+# `make demo`'s set, whose size may change.
+data_root = 'data/res2decoder_levircd'
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))
 custom_imports = dict(
     imports=['mmzoo.models', 'projects.res2decoder.res2decoder'],
     allow_failed_imports=False)
@@ -40,7 +45,7 @@ train_dataloader = dict(
     # An endless sampler, so that the loader of this small set does not
     # restart every few iterations.
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 param_scheduler = [
     dict(
         type='LinearLR',
