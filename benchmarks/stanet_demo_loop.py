@@ -5,7 +5,7 @@
 
 On the demo's generated pairs (``make demo`` writes them, or
 ``python tools/dataset_converters/make_synthetic_levircd.py
-data/synthetic_levircd --size 256 --num-train 48 --num-val 8 --num-test
+data/synthetic_levircd --size 256 --num-train 192 --num-val 16 --num-test
 16``) and the demo config's model, each in a fresh interpreter, one after the
 other:
 

@@ -17,7 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/stanet/stanet-pam_r18_1xb8-1400iter_synthlevircd-64x64.py'
 DATA = 'data/synthetic_levircd'
 # Pairs per split; the generator's layout is LEVIR-CD's.
-SPLITS = dict(train=48, val=8, test=16)
+SPLITS = dict(train=192, val=16, test=16)
 METRICS = ('precision', 'recall', 'f1', 'iou', 'oa', 'kappa')
 
 
@@ -33,9 +33,24 @@ def latest(pattern):
     return found[-1]
 
 
+def pair_counts(root):
+    """Pairs per split of a generated set (its label maps)."""
+    return {
+        split: len(glob.glob(osp.join(root, split, 'label', '*.png')))
+        for split in SPLITS
+    }
+
+
 def make_data():
-    if osp.isdir(osp.join(REPO, DATA)):
+    root = osp.join(REPO, DATA)
+    found = pair_counts(root) if osp.isdir(root) else None
+    if found == SPLITS:
         return
+    if found is not None:
+        # An earlier demo's set of other sizes: training on it would not be
+        # the run that the README describes.
+        print(f'{DATA} holds {found} pairs, the demo uses {SPLITS}: '
+              'writing it again')
     # Generated aside and moved in whole: an interrupted run leaves no
     # half-written dataset behind for the next one to train on.
     partial = DATA + '.partial'
@@ -45,7 +60,8 @@ def make_data():
     ]
     run('tools/dataset_converters/make_synthetic_levircd.py', partial,
         '--size', 256, *counts)
-    os.replace(osp.join(REPO, partial), osp.join(REPO, DATA))
+    shutil.rmtree(root, ignore_errors=True)
+    os.replace(osp.join(REPO, partial), root)
 
 
 def best_on_val(work_dir):
