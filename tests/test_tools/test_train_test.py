@@ -97,8 +97,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
          end=6)
 ]
-train_cfg = dict(max_epochs=4, val_interval=4)
-default_hooks = dict(checkpoint=dict(interval=4), logger=dict(interval=1))
+train_cfg = dict(max_epochs=3, val_interval=3)
+default_hooks = dict(checkpoint=dict(interval=3), logger=dict(interval=1))
 """
 
 CLS_OVERRIDES = """
@@ -141,7 +141,7 @@ CASES = {
      SEG_OVERRIDES, 'synthetic_ade20k', 'iter_80.pth', 'mIoU'),
     'res2net-det':
     ('res2net/faster-rcnn_res2net50-26w4s_fpn_1x_coco.py', DET_OVERRIDES,
-     'synthetic_coco', 'epoch_4.pth', 'coco/bbox_mAP'),
+     'synthetic_coco', 'epoch_3.pth', 'coco/bbox_mAP'),
     'res2net-cls': ('res2net/res2net50-26w4s_8xb32_in1k.py', CLS_OVERRIDES,
                     'synthetic_imagenet', 'epoch_5.pth', 'accuracy/top1'),
     'resnext-seg':
