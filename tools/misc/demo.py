@@ -89,7 +89,7 @@ def main():
     test_dir = osp.join(work_dir, 'test')
     test_start = time.time()
     run('tools/test.py', CONFIG, checkpoint, '--work-dir', test_dir,
-        '--cfg-options', 'custom_hooks.1.num_pairs=16')
+        '--cfg-options', f'custom_hooks.1.num_pairs={SPLITS["test"]}')
     test_time = time.time() - test_start
 
     with open(latest(osp.join(test_dir, '*', '*.json'))) as f:
